@@ -1,0 +1,142 @@
+import type { Job, JobContext, JobOutcome } from "../runner/mod.ts";
+
+/** Options of {@linkcode commandJob}. */
+export interface CommandJobOptions {
+  /** Program and arguments, run without a shell. */
+  argv?: readonly string[];
+  /** A shell script for `/bin/sh -c`, when the user asked for a shell. */
+  shell?: string;
+  env?: Record<string, string>;
+  workdir?: string;
+}
+
+/** How long to wait for output pipes after the process exited (background children). */
+const PIPE_GRACE_MS = 2000;
+
+/** A job that runs a command in its own process group. */
+export function commandJob(name: string, options: CommandJobOptions): Job {
+  const argv = options.shell !== undefined ? ["/bin/sh", "-c", options.shell] : options.argv;
+  if (!argv || argv.length === 0 || !argv[0]) {
+    throw new TypeError(`Job "${name}" has no command: set "command" or "shell"`);
+  }
+  const [program, ...args] = argv as [string, ...string[]];
+  return {
+    name,
+    kind: "command",
+    run: (ctx) => runCommand(program, args, options, ctx),
+  };
+}
+
+async function runCommand(
+  program: string,
+  args: string[],
+  options: CommandJobOptions,
+  ctx: JobContext,
+): Promise<JobOutcome> {
+  ctx.signal.throwIfAborted();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.workdir ? { cwd: options.workdir } : {}),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // A new session makes the child a process-group leader, so a timeout can stop the
+      // whole tree (`sh -c "a | b"`) and not only the shell.
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      const where = options.workdir ? ` or working directory "${options.workdir}"` : "";
+      const message = `Cannot run "${program}": command${where} not found`;
+      ctx.stderr(message + "\n");
+      return { exitStatus: 127, error: message };
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      const message = `Cannot run "${program}": permission denied`;
+      ctx.stderr(message + "\n");
+      return { exitStatus: 126, error: message };
+    }
+    throw error;
+  }
+  const pid = child.pid;
+  ctx.setPid(pid);
+
+  function signalGroup(signal: Deno.Signal): void {
+    try {
+      Deno.kill(-pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  }
+  const onStop = () => {
+    ctx.log.info("Sending SIGTERM to the job's process group", { pid });
+    signalGroup("SIGTERM");
+  };
+  const onKill = () => {
+    ctx.log.warn("Grace period over, sending SIGKILL to the job's process group", { pid });
+    signalGroup("SIGKILL");
+  };
+  ctx.signal.addEventListener("abort", onStop, { once: true });
+  ctx.killSignal.addEventListener("abort", onKill, { once: true });
+
+  const pipes = Promise.all([
+    pump(child.stdout, ctx.stdout),
+    pump(child.stderr, ctx.stderr),
+  ]);
+  try {
+    const status = await child.status;
+    const drained = await Promise.race([
+      pipes.then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), PIPE_GRACE_MS)),
+    ]);
+    if (!drained) {
+      ctx.log.warn("Background processes of the job still hold its output; no longer reading it", {
+        pid,
+      });
+      await Promise.allSettled([child.stdout.cancel(), child.stderr.cancel()]);
+    }
+    await pipes.catch(() => {});
+    const code = status.signal ? 128 + signalNumber(status.signal) : status.code;
+    if (code === 0) return { exitStatus: 0 };
+    const error = status.signal
+      ? `Command was killed by ${status.signal}`
+      : `Command exited with status ${code}`;
+    return { exitStatus: code, error };
+  } finally {
+    ctx.signal.removeEventListener("abort", onStop);
+    ctx.killSignal.removeEventListener("abort", onKill);
+    ctx.setPid(undefined);
+  }
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, sink: (text: string) => void) {
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
+  } catch {
+    // Cancelled after the process exited.
+  }
+  const rest = decoder.decode();
+  if (rest) sink(rest);
+}
+
+const SIGNALS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+function signalNumber(signal: Deno.Signal): number {
+  return SIGNALS[signal] ?? 0;
+}

@@ -1,0 +1,2 @@
+/** Job kinds. */
+export { commandJob, type CommandJobOptions } from "./command.ts";

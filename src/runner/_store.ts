@@ -1,0 +1,129 @@
+import type { RunRecord } from "./_types.ts";
+
+/** What happened to a job, as seen by status, metrics and notifiers. */
+export type RunEvent =
+  | { type: "start"; record: RunRecord }
+  | { type: "update"; record: RunRecord }
+  | { type: "finish"; record: RunRecord }
+  | { type: "skip"; job: string; reason: string; at: Date };
+
+/** Per-job counters and history. */
+export interface JobHistory {
+  readonly name: string;
+  /** Runs in progress, oldest first. */
+  readonly running: readonly RunRecord[];
+  /** Finished runs, newest first, at most the history size. */
+  readonly history: readonly RunRecord[];
+  readonly skipped: number;
+  readonly lastSuccess?: RunRecord;
+  readonly lastFailure?: RunRecord;
+}
+
+interface JobEntry {
+  running: Map<string, RunRecord>;
+  history: RunRecord[];
+  skipped: number;
+  lastSuccess?: RunRecord;
+  lastFailure?: RunRecord;
+}
+
+/** Options of {@linkcode RunStore}. */
+export interface RunStoreOptions {
+  /** Finished runs kept per job. */
+  historySize?: number;
+}
+
+/** Holds the run records of every job; the one place status and metrics read from. */
+export class RunStore {
+  readonly #jobs = new Map<string, JobEntry>();
+  readonly #listeners = new Set<(event: RunEvent) => void>();
+  readonly #historySize: number;
+
+  /** Creates an empty store. */
+  constructor(options: RunStoreOptions = {}) {
+    this.#historySize = options.historySize ?? 20;
+  }
+
+  #entry(job: string): JobEntry {
+    let entry = this.#jobs.get(job);
+    if (!entry) {
+      entry = { running: new Map(), history: [], skipped: 0 };
+      this.#jobs.set(job, entry);
+    }
+    return entry;
+  }
+
+  /** Makes a job known before its first run (so status lists it as never run). */
+  declare(job: string): void {
+    this.#entry(job);
+  }
+
+  /** Forgets jobs not in `names` (after a reload removed them). */
+  retain(names: readonly string[]): void {
+    for (const name of [...this.#jobs.keys()]) {
+      if (!names.includes(name) && this.#jobs.get(name)?.running.size === 0) {
+        this.#jobs.delete(name);
+      }
+    }
+  }
+
+  /** Records the start of, or a change to, a run. */
+  update(record: RunRecord): void {
+    const entry = this.#entry(record.job);
+    const known = entry.running.has(record.id);
+    entry.running.set(record.id, record);
+    this.#emit({ type: known ? "update" : "start", record });
+  }
+
+  /** Records the end of a run. */
+  finish(record: RunRecord): void {
+    const entry = this.#entry(record.job);
+    entry.running.delete(record.id);
+    entry.history.unshift(record);
+    entry.history.length = Math.min(entry.history.length, this.#historySize);
+    if (record.result === "success") entry.lastSuccess = record;
+    else entry.lastFailure = record;
+    this.#emit({ type: "finish", record });
+  }
+
+  /** Records a run that was due but did not start (overlap, missed deadline). */
+  skip(job: string, reason: string, at: Date): void {
+    this.#entry(job).skipped++;
+    this.#emit({ type: "skip", job, reason, at });
+  }
+
+  /** The names of all known jobs, in the order they became known. */
+  names(): string[] {
+    return [...this.#jobs.keys()];
+  }
+
+  /** The state of one job, or undefined when unknown. */
+  get(job: string): JobHistory | undefined {
+    const entry = this.#jobs.get(job);
+    if (!entry) return undefined;
+    return {
+      name: job,
+      running: [...entry.running.values()],
+      history: [...entry.history],
+      skipped: entry.skipped,
+      ...(entry.lastSuccess ? { lastSuccess: entry.lastSuccess } : {}),
+      ...(entry.lastFailure ? { lastFailure: entry.lastFailure } : {}),
+    };
+  }
+
+  /** Subscribes to run events; returns the unsubscribe function. */
+  subscribe(listener: (event: RunEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: RunEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken listener must not break the run.
+      }
+    }
+  }
+}

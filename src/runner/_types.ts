@@ -1,0 +1,74 @@
+import type { Logger } from "../log/mod.ts";
+
+/** How a run ended. */
+export type RunResult = "success" | "failure" | "timeout" | "cancelled";
+
+/** Why a run started. */
+export type RunTrigger = "schedule" | "start" | "manual" | "once" | "late";
+
+/** Progress a job reports while it runs (bytes, shards, percent when known). */
+export interface Progress {
+  bytes?: number;
+  totalBytes?: number;
+  done?: number;
+  total?: number;
+  percent?: number;
+  message?: string;
+}
+
+/** What a backup left behind and what proves it. */
+export interface Artifact {
+  kind: string;
+  name: string;
+  size?: number;
+  sha256?: string;
+  state?: string;
+  location?: string;
+}
+
+/** One run of one job, from start to end, read by status, metrics and notifiers. */
+export interface RunRecord {
+  job: string;
+  id: string;
+  trigger: RunTrigger;
+  scheduledAt?: Date;
+  startedAt: Date;
+  endedAt?: Date;
+  result?: RunResult;
+  /** Process-style exit status: 0 success, the command's code, 124 timeout, 128+n signal. */
+  exitStatus?: number;
+  attempts: number;
+  stdout: string;
+  stderr: string;
+  pid?: number;
+  progress?: Progress;
+  error?: string;
+  artifacts: Artifact[];
+}
+
+/** What a job hands back when it ends without throwing. */
+export interface JobOutcome {
+  exitStatus: number;
+  error?: string;
+  artifacts?: Artifact[];
+}
+
+/** Everything a job may touch while it runs. */
+export interface JobContext {
+  /** Aborted on timeout, cancel or shutdown: stop gracefully (SIGTERM). */
+  signal: AbortSignal;
+  /** Aborted after the grace period that follows `signal`: stop now (SIGKILL). */
+  killSignal: AbortSignal;
+  log: Logger;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  setPid(pid: number | undefined): void;
+  progress(update: Progress): void;
+}
+
+/** A unit of work the runner can run. */
+export interface Job {
+  readonly name: string;
+  readonly kind: string;
+  run(ctx: JobContext): Promise<JobOutcome>;
+}

@@ -1,0 +1,23 @@
+/** Runs jobs: timeout, retries, cancellation, output capture, overlap and group rules. */
+export { type Clock, delay, FakeClock, settle, sleep, systemClock } from "./_clock.ts";
+export {
+  Dispatcher,
+  type DispatcherOptions,
+  type JobSpec,
+  type OverlapPolicy,
+  type TriggerOptions,
+  type TriggerResult,
+} from "./_dispatcher.ts";
+export { BoundedOutput, LineSplitter } from "./_output.ts";
+export { runJob, type RunJobOptions, StopRequest } from "./_run.ts";
+export { type JobHistory, type RunEvent, RunStore, type RunStoreOptions } from "./_store.ts";
+export type {
+  Artifact,
+  Job,
+  JobContext,
+  JobOutcome,
+  Progress,
+  RunRecord,
+  RunResult,
+  RunTrigger,
+} from "./_types.ts";

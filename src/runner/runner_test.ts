@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import { commandJob } from "../jobs/mod.ts";
+import { createLogger, silentLogger } from "../log/mod.ts";
+import {
+  BoundedOutput,
+  Dispatcher,
+  type Job,
+  type JobSpec,
+  LineSplitter,
+  runJob,
+  RunStore,
+} from "./mod.ts";
+
+const log = silentLogger();
+
+function shellJob(name: string, script: string): Job {
+  return commandJob(name, { shell: script });
+}
+
+function spec(job: Job, extra: Partial<JobSpec> = {}): JobSpec {
+  return { job, overlap: "skip", ...extra };
+}
+
+/** True while `pid` runs; a zombie waiting for its reaper counts as dead. */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("BoundedOutput keeps head and tail of a chatty stream", () => {
+  const output = new BoundedOutput(10);
+  for (let i = 0; i < 100; i++) output.append(`line ${i}\n`);
+  const text = output.toString();
+  assert.ok(text.startsWith("line 0\nlin"));
+  assert.ok(text.endsWith("\nline 99\n"));
+  assert.match(text, /\[… \d+ characters omitted …\]/);
+  assert.ok(text.length < 80);
+});
+
+Deno.test("LineSplitter() emits whole lines across chunk boundaries", () => {
+  const lines: string[] = [];
+  const splitter = new LineSplitter((line) => lines.push(line));
+  splitter.push("ab");
+  splitter.push("c\r\nde\nf");
+  splitter.flush();
+  assert.deepEqual(lines, ["abc", "de", "f"]);
+});
+
+Deno.test("runJob() records output, exit status and pid of a command", async () => {
+  const lines: string[] = [];
+  const record = await runJob(shellJob("echo", "echo out; echo err >&2; exit 3"), {
+    log: createLogger({ write: (line) => lines.push(line) }),
+  });
+  assert.deepEqual(record.result, "failure");
+  assert.deepEqual(record.exitStatus, 3);
+  assert.deepEqual(record.stdout, "out\n");
+  assert.deepEqual(record.stderr, "err\n");
+  assert.ok(record.pid !== undefined && record.pid > 0);
+  assert.ok(record.endedAt !== undefined);
+  assert.ok(
+    lines.some((line) => line.includes("[echo] out")),
+    "stdout is logged with the job name",
+  );
+});
+
+Deno.test("runJob() passes env and workdir to the command", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const job = commandJob("env", {
+      argv: ["/bin/sh", "-c", 'echo "$GREETING $(pwd)"'],
+      env: { GREETING: "hi" },
+      workdir: dir,
+    });
+    const record = await runJob(job, { log });
+    assert.deepEqual(record.stdout.trim(), `hi ${await Deno.realPath(dir)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runJob() reports a missing program as exit 127 with its name", async () => {
+  const record = await runJob(commandJob("missing", { argv: ["/no/such/program"] }), { log });
+  assert.deepEqual(record.exitStatus, 127);
+  assert.match(record.error ?? "", /Cannot run "\/no\/such\/program"/);
+});
+
+Deno.test("runJob() timeout stops the whole process group, then kills it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The shell ignores SIGTERM so that only the kill after the grace period ends it; its
+    // background child must die with it.
+    const script = `trap '' TERM; sleep 30 & echo $! > ${dir}/child; wait`;
+    const started = Date.now();
+    const record = await runJob(shellJob("slow", script), {
+      log,
+      timeoutMs: 300,
+      killGraceMs: 300,
+    });
+    assert.deepEqual(record.result, "timeout");
+    assert.deepEqual(record.exitStatus, 124);
+    assert.match(record.error ?? "", /Timed out after 300ms/);
+    assert.ok(Date.now() - started < 5000, "the run ended soon after timeout plus grace");
+    const child = Number(await Deno.readTextFile(`${dir}/child`));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(!alive(child), "the background child was killed with the group");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runJob() retries a failing job with backoff until it succeeds", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script =
+      `n=$(cat ${dir}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/n; echo try $n; [ $n -ge 3 ]`;
+    const record = await runJob(shellJob("flaky", script), { log, retries: 4, retryBackoffMs: 10 });
+    assert.deepEqual(record.result, "success");
+    assert.deepEqual(record.attempts, 3);
+    assert.match(record.stdout, /try 1[\s\S]*attempt 2 of 5[\s\S]*try 3/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runJob() gives up after the last retry and keeps the last exit status", async () => {
+  const record = await runJob(shellJob("broken", "exit 7"), { log, retries: 2, retryBackoffMs: 1 });
+  assert.deepEqual(record.result, "failure");
+  assert.deepEqual(record.attempts, 3);
+  assert.deepEqual(record.exitStatus, 7);
+});
+
+Deno.test("runJob() cancel sends SIGTERM and records the run as cancelled", async () => {
+  const controller = new AbortController();
+  const running = runJob(shellJob("sleepy", "sleep 30"), { log, signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  controller.abort();
+  const record = await running;
+  assert.deepEqual(record.result, "cancelled");
+  assert.deepEqual(record.exitStatus, 143);
+});
+
+Deno.test("runJob() output capture is bounded for a chatty job", async () => {
+  const record = await runJob(shellJob("chatty", "yes 0123456789 | head -c 2000000"), {
+    log,
+    outputLimit: 1000,
+  });
+  assert.deepEqual(record.result, "success");
+  assert.ok(record.stdout.length < 2200, `kept ${record.stdout.length} characters`);
+  assert.match(record.stdout, /characters omitted/);
+});
+
+Deno.test("Dispatcher skips a run while the previous one still runs (overlap: skip)", async () => {
+  const store = new RunStore();
+  const dispatcher = new Dispatcher(store, { log });
+  const job = spec(shellJob("long", "sleep 0.3"));
+  assert.deepEqual(dispatcher.trigger(job, { trigger: "schedule" }), "started");
+  assert.deepEqual(dispatcher.trigger(job, { trigger: "schedule" }), "skipped");
+  await dispatcher.idle();
+  const state = store.get("long")!;
+  assert.deepEqual(state.skipped, 1);
+  assert.deepEqual(state.history.length, 1);
+});
+
+Deno.test("Dispatcher runs overlapping runs side by side (overlap: allow)", async () => {
+  const store = new RunStore();
+  const dispatcher = new Dispatcher(store, { log });
+  const job = spec(shellJob("par", "sleep 0.2"), { overlap: "allow" });
+  dispatcher.trigger(job, { trigger: "schedule" });
+  dispatcher.trigger(job, { trigger: "schedule" });
+  assert.deepEqual(store.get("par")!.running.length, 2);
+  await dispatcher.idle();
+  assert.deepEqual(store.get("par")!.history.length, 2);
+});
+
+Deno.test("Dispatcher stops the old run for the new one (overlap: replace)", async () => {
+  const store = new RunStore();
+  const dispatcher = new Dispatcher(store, { log });
+  const job = spec(shellJob("rep", "sleep 5"), { overlap: "replace", killGraceMs: 500 });
+  dispatcher.trigger(job, { trigger: "schedule" });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(dispatcher.trigger(job, { trigger: "schedule" }), "replaced");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const state = store.get("rep")!;
+  assert.deepEqual(state.history[0]?.result, "cancelled");
+  assert.deepEqual(state.running.length, 1, "the new run started");
+  await dispatcher.shutdown(100);
+});
+
+Deno.test("Dispatcher never runs two jobs of one group together", async () => {
+  const store = new RunStore();
+  const dispatcher = new Dispatcher(store, { log });
+  const a = spec(shellJob("a", "sleep 0.2"), { group: "cluster" });
+  const b = spec(shellJob("b", "sleep 0.2"), { group: "cluster" });
+  assert.deepEqual(dispatcher.trigger(a, { trigger: "schedule" }), "started");
+  assert.deepEqual(dispatcher.trigger(b, { trigger: "schedule" }), "queued");
+  assert.deepEqual(dispatcher.trigger(b, { trigger: "schedule" }), "skipped");
+  await dispatcher.idle();
+  const ra = store.get("a")!.history[0]!;
+  const rb = store.get("b")!.history[0]!;
+  assert.ok(rb.startedAt.getTime() >= ra.endedAt!.getTime(), "b started after a ended");
+});
+
+Deno.test("Dispatcher.shutdown() ends running jobs and refuses new ones", async () => {
+  const store = new RunStore();
+  const dispatcher = new Dispatcher(store, { log });
+  const job = spec(shellJob("stubborn", "trap '' TERM; sleep 30"), { killGraceMs: 60_000 });
+  dispatcher.trigger(job, { trigger: "schedule" });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const started = Date.now();
+  await dispatcher.shutdown(200);
+  assert.ok(Date.now() - started < 3000);
+  assert.deepEqual(store.get("stubborn")!.history[0]?.exitStatus, 137);
+  assert.deepEqual(dispatcher.trigger(job, { trigger: "schedule" }), "skipped");
+});
