@@ -1,0 +1,147 @@
+import type { Logger } from "../log/mod.ts";
+import type { Clock, RunTrigger } from "../runner/mod.ts";
+import type { Schedule } from "./mod.ts";
+
+/** What the scheduler needs to know of a job. */
+export interface ScheduledJob {
+  name: string;
+  schedule: Schedule;
+  /** Each slot is delayed by a stable pseudo-random offset below this, spreading load. */
+  jitterMs?: number;
+  runOnStart?: boolean;
+  /** A run more than this late is skipped; unset means a late run always starts, once. */
+  startingDeadlineMs?: number;
+}
+
+/** A slot that came due. */
+export interface DueRun {
+  scheduledAt: Date;
+  trigger: RunTrigger;
+}
+
+/** Options of {@linkcode Scheduler}. */
+export interface SchedulerOptions {
+  clock: Clock;
+  log: Logger;
+  /** Called when a slot is due; it must not block (the dispatcher starts the run). */
+  onDue: (job: ScheduledJob, run: DueRun) => void;
+  /** Called when a due slot is not run (missed its starting deadline). */
+  onSkip?: (job: ScheduledJob, reason: string) => void;
+}
+
+/** Lateness above which a start is logged as late. */
+const LATE_MS = 1000;
+/** Upper bound when counting slots missed during a suspend, so `* * * * * *` stays cheap. */
+const MAX_MISSED_COUNT = 100_000;
+
+/**
+ * Sleeps until each job's next slot and hands it to `onDue`. After a clock jump or suspend, the
+ * missed slots collapse into at most one late run (skipped when past the starting deadline), and
+ * a slot already handled never fires again, even when the clock goes back.
+ */
+export class Scheduler {
+  readonly #jobs: readonly ScheduledJob[];
+  readonly #options: SchedulerOptions;
+  readonly #next = new Map<string, Date>();
+  readonly #controller = new AbortController();
+  #loops: Promise<void>[] = [];
+  #started = false;
+
+  /** Schedules `jobs`; nothing runs before {@linkcode start}. */
+  constructor(jobs: readonly ScheduledJob[], options: SchedulerOptions) {
+    this.#jobs = jobs;
+    this.#options = options;
+  }
+
+  /** Starts one loop per job. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#loops = this.#jobs.map((job) => this.#loop(job));
+  }
+
+  /** The next planned start of `job` (jitter included), if any. */
+  next(job: string): Date | undefined {
+    return this.#next.get(job);
+  }
+
+  /** Stops all loops; safe to call twice. Running jobs are not touched. */
+  async close(): Promise<void> {
+    this.#controller.abort();
+    await Promise.allSettled(this.#loops);
+  }
+
+  async #loop(job: ScheduledJob): Promise<void> {
+    const { clock, log: baseLog, onDue, onSkip } = this.#options;
+    const log = baseLog.with({ job: job.name });
+    const signal = this.#controller.signal;
+    let from = clock.now();
+    if (job.runOnStart) onDue(job, { scheduledAt: from, trigger: "start" });
+    try {
+      for (;;) {
+        const first = job.schedule.next(from);
+        if (!first) {
+          log.warn(`Schedule "${job.schedule}" has no further run times; job will not run again`);
+          this.#next.delete(job.name);
+          return;
+        }
+        const due = new Date(first.at.getTime() + jitterFor(job, first.at));
+        this.#next.set(job.name, due);
+        await clock.sleepUntil(due, signal);
+
+        const now = clock.now();
+        let slot = first;
+        let missed = 0;
+        for (;;) {
+          const later = job.schedule.next(slot.at);
+          if (!later || later.at.getTime() + jitterFor(job, later.at) > now.getTime()) break;
+          slot = later;
+          if (++missed >= MAX_MISSED_COUNT) break;
+        }
+        if (slot.note) log.warn(slot.note);
+        const slotDue = slot.at.getTime() + jitterFor(job, slot.at);
+        const lateness = now.getTime() - slotDue;
+        from = slot.at;
+        if (missed > 0) {
+          log.warn(
+            `Missed ${missed} earlier run time${
+              missed === 1 ? "" : "s"
+            } (clock jump or suspend); ` +
+              "running the latest once",
+            { first_missed: first.at, latest: slot.at },
+          );
+        }
+        if (job.startingDeadlineMs !== undefined && lateness > job.startingDeadlineMs) {
+          const reason = `started ${Math.round(lateness / 1000)}s late, past starting_deadline`;
+          log.warn(`Skipping run of ${slot.at.toISOString()}: ${reason}`);
+          onSkip?.(job, reason);
+          continue;
+        }
+        if (lateness > LATE_MS) {
+          log.warn("Starting late", { scheduled: slot.at, late_ms: lateness });
+        }
+        onDue(job, {
+          scheduledAt: slot.at,
+          trigger: missed > 0 || lateness > LATE_MS ? "late" : "schedule",
+        });
+      }
+    } catch (error) {
+      if (!signal.aborted) {
+        log.error("Scheduler loop failed", { error });
+        throw error;
+      }
+    }
+  }
+}
+
+/** A stable offset in `[0, jitterMs)` for one job and slot, so restarts keep the same times. */
+export function jitterFor(job: Pick<ScheduledJob, "name" | "jitterMs">, slot: Date): number {
+  if (!job.jitterMs) return 0;
+  let hash = 0x811c9dc5;
+  const text = `${job.name}@${slot.getTime()}`;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % job.jitterMs;
+}
