@@ -1,0 +1,381 @@
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml";
+import type { z } from "zod";
+import type { OverlapPolicy } from "../runner/mod.ts";
+import { parseSchedule, type Schedule } from "../schedule/mod.ts";
+import { ConfigError, type ConfigIssue } from "./_errors.ts";
+import { EnvExpansionError, expandEnv } from "./_env.ts";
+import { configSchema, JOB_KINDS, JOB_NAME, knownKeys, type RawConfig } from "./_schema.ts";
+import { closest } from "./_suggest.ts";
+
+/** Where the status server listens; `port: 0` in the file disables it. */
+export interface StatusConfig {
+  enabled: boolean;
+  hostname: string;
+  port: number;
+  token?: string;
+  /** Finished runs kept per job. */
+  history: number;
+}
+
+/** One job, validated and with every default filled in. */
+export interface JobConfig {
+  name: string;
+  kind: "command";
+  schedule: Schedule;
+  command?: string[];
+  shell?: string;
+  env?: Record<string, string>;
+  workdir?: string;
+  timeoutMs?: number;
+  killGraceMs: number;
+  retries: number;
+  retryBackoffMs: number;
+  overlap: OverlapPolicy;
+  group?: string;
+  jitterMs: number;
+  runOnStart: boolean;
+  /** A run later than this after its slot is skipped; unset means a late run always starts once. */
+  startingDeadlineMs?: number;
+}
+
+/** A loaded configuration. */
+export interface Config {
+  file: string;
+  status: StatusConfig;
+  log: { format: "text" | "json"; level: "debug" | "info" | "warn" | "error" };
+  shutdownGraceMs: number;
+  jobs: JobConfig[];
+  /** Values that came from the environment into secret-looking keys: never log them. */
+  secrets: string[];
+}
+
+/** Options of {@linkcode parseConfig} and {@linkcode loadConfig}. */
+export interface ParseConfigOptions {
+  /** Reads environment variables for `${VAR}`; defaults to `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+}
+
+/** Listen address used when the file says nothing. */
+export const DEFAULT_LISTEN = ":18080";
+
+const SECRET_KEY = /pass|token|secret|credential|api_?key/i;
+
+/** Reads and validates a config file. Throws {@linkcode ConfigError} naming file, line and column. */
+export async function loadConfig(file: string, options: ParseConfigOptions = {}): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "file not found: pass --config FILE or set SNAPCRON_CONFIG"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied: make the file readable for this user"
+      : error instanceof Deno.errors.IsADirectory
+      ? "is a directory: pass the path of a YAML file"
+      : `cannot read it: ${error instanceof Error ? error.message : error}`;
+    throw new ConfigError(file, [{ path: "", message: reason }], { cause: error });
+  }
+  return parseConfig(text, file, options);
+}
+
+/** Validates config text; `file` names it in errors. */
+export function parseConfig(text: string, file: string, options: ParseConfigOptions = {}): Config {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const position = (offset: number | undefined) => {
+    if (offset === undefined) return {};
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((error) => ({
+        path: "",
+        ...position(error.pos[0]),
+        message: `invalid YAML: ${firstLine(error.message)}`,
+      })),
+    );
+  }
+  if (doc.contents === null) {
+    throw new ConfigError(file, [{ path: "", message: 'the file is empty: add a "jobs" section' }]);
+  }
+
+  const secrets = new Set<string>();
+  const issues: ConfigIssue[] = [];
+  visit(doc, {
+    Pair(_key, pair, path) {
+      if (!isScalar(pair.value) || typeof pair.value.value !== "string") return;
+      const keyName = isScalar(pair.key) ? String(pair.key.value) : "";
+      try {
+        const expanded = expandEnv(pair.value.value, env);
+        if (expanded !== pair.value.value) {
+          if (SECRET_KEY.test(keyName) && expanded !== "") secrets.add(expanded);
+          pair.value.value = expanded;
+        }
+      } catch (error) {
+        if (!(error instanceof EnvExpansionError)) throw error;
+        issues.push({
+          path: pathOf(path, keyName),
+          ...position(pair.value.range?.[0]),
+          message: error.message,
+        });
+      }
+    },
+    Seq(_key, seq) {
+      for (const item of seq.items) {
+        if (!isScalar(item) || typeof item.value !== "string") continue;
+        try {
+          item.value = expandEnv(item.value, env);
+        } catch (error) {
+          if (!(error instanceof EnvExpansionError)) throw error;
+          issues.push({ path: "", ...position(item.range?.[0]), message: error.message });
+        }
+      }
+    },
+  });
+  if (issues.length > 0) throw new ConfigError(file, issues);
+
+  const data = doc.toJS({ maxAliasCount: 100 });
+  const result = configSchema.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    const mapped = result.error.issues.map((issue) => zodIssue(issue, doc, position));
+    // `shedule:` gives both "unknown key shedule" and "missing schedule": keep only the typo.
+    const typos = new Set(
+      mapped.flatMap((issue) => {
+        const hint = /\(did you mean "([^"]+)"\?\)/.exec(issue.message)?.[1];
+        return hint ? [`${issue.path ? issue.path + "." : ""}${hint}`] : [];
+      }),
+    );
+    throw new ConfigError(
+      file,
+      mapped.filter((issue) =>
+        !(issue.message.startsWith("missing required key") && typos.has(issue.path))
+      ),
+    );
+  }
+  const locate = (path: PropertyKey[], at: "key" | "value") =>
+    position(at === "key" ? keyNodeAt(doc, path)?.range?.[0] : nodeAt(doc, path)?.range?.[0]);
+  return buildConfig(result.data, file, env, [...secrets], locate);
+}
+
+function buildConfig(
+  raw: RawConfig,
+  file: string,
+  env: (name: string) => string | undefined,
+  secrets: string[],
+  locate: (path: PropertyKey[], at: "key" | "value") => { line?: number; column?: number },
+): Config {
+  const issues: ConfigIssue[] = [];
+  // A problem with a whole section points at its key; a problem with a value, at the value.
+  const issue = (path: PropertyKey[], message: string, at: "key" | "value" = "value") =>
+    issues.push({ path: path.join("."), ...locate(path, at), message });
+
+  let status: StatusConfig = { enabled: true, hostname: "0.0.0.0", port: 18080, history: 20 };
+  try {
+    status = {
+      ...parseListen(raw.status?.listen ?? DEFAULT_LISTEN),
+      history: raw.status?.history ?? 20,
+    };
+  } catch (error) {
+    issue(["status", "listen"], (error as Error).message);
+  }
+  if (raw.status?.token) status.token = raw.status.token;
+  if (raw.status?.token) secrets.push(raw.status.token);
+
+  const defaultZone = env("TZ") && isTimeZone(env("TZ")!) ? env("TZ")! : "UTC";
+  const jobs: JobConfig[] = [];
+  const names = Object.keys(raw.jobs);
+  if (names.length === 0) issue(["jobs"], 'no jobs: add at least one job under "jobs"', "key");
+  for (const [name, job] of Object.entries(raw.jobs)) {
+    const at = ["jobs", name];
+    if (!JOB_NAME.test(name)) {
+      issue(
+        at,
+        `invalid job name "${name}": use 1 to 63 letters, digits, "-", "_" or "." starting with a letter or digit`,
+        "key",
+      );
+      continue;
+    }
+    const kinds = JOB_KINDS.filter((kind) => job[kind] !== undefined);
+    if (kinds.length !== 1) {
+      issue(
+        at,
+        `a job needs exactly one of ${JOB_KINDS.map((k) => `"${k}"`).join(", ")}` +
+          (kinds.length === 0
+            ? ": add one"
+            : `, found ${kinds.map((k) => `"${k}"`).join(" and ")}`),
+        "key",
+      );
+      continue;
+    }
+    const timezone = job.timezone ?? defaultZone;
+    if (job.timezone !== undefined && !isTimeZone(job.timezone)) {
+      issue(
+        [...at, "timezone"],
+        `unknown time zone "${job.timezone}": use an IANA name such as "Europe/Berlin" or "UTC"`,
+      );
+      continue;
+    }
+    let schedule: Schedule;
+    try {
+      schedule = parseSchedule(job.schedule, { timezone });
+    } catch (error) {
+      issue([...at, "schedule"], (error as Error).message);
+      continue;
+    }
+    const built: JobConfig = {
+      name,
+      kind: "command",
+      schedule,
+      killGraceMs: job.kill_grace ?? 10_000,
+      retries: job.retries ?? 0,
+      retryBackoffMs: job.retry_backoff ?? 10_000,
+      overlap: job.overlap ?? "skip",
+      jitterMs: job.jitter ?? 0,
+      runOnStart: job.run_on_start ?? false,
+    };
+    if (job.command) built.command = job.command;
+    if (job.shell !== undefined) built.shell = job.shell;
+    if (job.env) built.env = job.env;
+    if (job.workdir) built.workdir = job.workdir;
+    if (job.timeout !== undefined) {
+      if (job.timeout === 0) {
+        issue([...at, "timeout"], 'timeout must be more than 0: remove it for "no timeout"');
+      }
+      built.timeoutMs = job.timeout;
+    }
+    if (job.group) built.group = job.group;
+    if (job.starting_deadline !== undefined) built.startingDeadlineMs = job.starting_deadline;
+    jobs.push(built);
+  }
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return {
+    file,
+    status,
+    log: { format: raw.log?.format ?? "text", level: raw.log?.level ?? "info" },
+    shutdownGraceMs: raw.shutdown_grace ?? 30_000,
+    jobs,
+    secrets,
+  };
+}
+
+/** Parses `host:port`, `:port`, `port` or `[v6]:port`; port 0 disables the server. */
+export function parseListen(text: string): Omit<StatusConfig, "history" | "token"> {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || !(port >= 0 && port <= 65535)) {
+    throw new RangeError(
+      `invalid listen address "${text}": write "host:port" or ":port" (port 0 disables the status server)`,
+    );
+  }
+  const hostname = match[1] ?? (match[2] || "0.0.0.0");
+  return { enabled: port !== 0, hostname, port };
+}
+
+/** True when `zone` is an IANA time zone this runtime knows. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pathOf(path: readonly unknown[], key: string): string {
+  const keys: string[] = [];
+  for (const node of path) {
+    if (isPair(node) && isScalar(node.key)) keys.push(String(node.key.value));
+  }
+  keys.push(key);
+  return keys.join(".");
+}
+
+function nodeAt(doc: Document, path: readonly PropertyKey[]) {
+  const node = doc.getIn(path as unknown[], true);
+  return node && typeof node === "object" && "range" in node
+    ? node as { range?: [number, number, number] | null }
+    : undefined;
+}
+
+function keyNodeAt(doc: Document, path: readonly PropertyKey[]) {
+  const parent = doc.getIn(path.slice(0, -1) as unknown[], true);
+  if (!isMap(parent)) return undefined;
+  const last = String(path.at(-1));
+  const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === last);
+  return pair && isScalar(pair.key) ? pair.key : undefined;
+}
+
+function zodIssue(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  position: (offset: number | undefined) => { line?: number; column?: number },
+): ConfigIssue {
+  const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
+  const dotted = path.join(".");
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0] ?? "";
+    const offset = keyNodeAt(doc, [...path, key])?.range?.[0];
+    const hint = closest(key, knownKeys(path));
+    const more = issue.keys.length > 1
+      ? ` (and ${issue.keys.slice(1).map((k) => `"${k}"`).join(", ")})`
+      : "";
+    return {
+      path: dotted,
+      ...position(offset),
+      message: `unknown key "${key}"${more}` +
+        (hint ? ` (did you mean "${hint}"?)` : `: known keys are ${knownKeys(path).join(", ")}`),
+    };
+  }
+  const node = nodeAt(doc, path);
+  const parent = node ? undefined : nodeAt(doc, path.slice(0, -1));
+  const offset = (node ?? parent)?.range?.[0];
+  let message = issue.message;
+  if (issue.code === "invalid_type") {
+    message = issue.input === undefined
+      ? `missing required key "${String(path.at(-1))}"`
+      : `expected ${
+        issue.expected === "record" || issue.expected === "object"
+          ? "a mapping"
+          : issue.expected === "array"
+          ? "a list"
+          : `a ${issue.expected}`
+      }, got ${describe(issue.input)}`;
+  } else if (issue.code === "invalid_union") {
+    message = `unexpected value ${describe(issue.input)}: ${firstUnionMessage(issue)}`;
+  } else if (issue.code === "invalid_value") {
+    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${
+      describe(issue.input)
+    }`;
+  } else if (issue.code === "too_small") {
+    message = issue.origin === "array" || issue.origin === "string"
+      ? "must not be empty"
+      : `must be at least ${issue.minimum}`;
+  } else if (issue.code === "too_big") {
+    message = `must be at most ${issue.maximum}`;
+  }
+  return { path: dotted, ...position(offset), message };
+}
+
+function firstUnionMessage(issue: z.core.$ZodIssueInvalidUnion): string {
+  const custom = issue.errors.flat().find((inner) => inner.code === "custom");
+  if (custom) return custom.message;
+  const expected = issue.errors.flat()
+    .map((inner) => inner.code === "invalid_type" ? inner.expected : undefined)
+    .filter((x) => x !== undefined);
+  return expected.length > 0 ? `expected ${[...new Set(expected)].join(" or ")}` : "wrong type";
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return JSON.stringify(value);
+  return `${typeof value} ${String(value)}`;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+}
