@@ -1,0 +1,104 @@
+import type { JobHistory, RunRecord } from "../runner/mod.ts";
+
+/** What the status server needs to know of a configured job. */
+export interface StatusJob {
+  name: string;
+  kind: string;
+  schedule: string;
+  timezone: string;
+  /** How the schedule was read, e.g. "6 fields, seconds first". */
+  reading?: string;
+  next?: Date;
+}
+
+/** One run in go-cron's shape: these keys are a compatibility contract. */
+export interface GoCronRun {
+  Exit_status: number;
+  Stdout: string;
+  Stderr: string;
+  ExitTime: string;
+  Pid: number;
+  StartingTime: string;
+}
+
+/** A job's health as monitors see it. */
+export type JobState = "never_run" | "running" | "ok" | "failed";
+
+/** go-cron's timestamps are RFC 3339 to the second. */
+function rfc3339(date: Date | undefined): string {
+  return date ? date.toISOString().replace(/\.\d{3}Z$/, "Z") : "";
+}
+
+/** One run record in go-cron's shape; an absent record gives go-cron's empty run. */
+export function goCronRun(record: RunRecord | undefined): GoCronRun {
+  return {
+    Exit_status: record?.exitStatus ?? 0,
+    Stdout: record?.stdout ?? "",
+    Stderr: record?.stderr ?? "",
+    ExitTime: rfc3339(record?.endedAt),
+    Pid: record?.pid ?? 0,
+    StartingTime: rfc3339(record?.startedAt),
+  };
+}
+
+/** go-cron keys running processes by pid. */
+export function goCronRunning(records: readonly RunRecord[]): Record<string, GoCronRun> {
+  const out: Record<string, GoCronRun> = {};
+  for (const record of records) out[String(record.pid ?? record.id)] = goCronRun(record);
+  return out;
+}
+
+/** The job's state: failed when its last finished run failed. */
+export function jobState(history: JobHistory | undefined): JobState {
+  const last = history?.history[0];
+  if (last) return last.result === "success" ? "ok" : "failed";
+  return history && history.running.length > 0 ? "running" : "never_run";
+}
+
+/** A run in snapcron's own detailed shape. */
+export function runDetail(record: RunRecord): Record<string, unknown> {
+  const ended = record.endedAt?.getTime();
+  return {
+    id: record.id,
+    trigger: record.trigger,
+    scheduled_at: record.scheduledAt?.toISOString() ?? null,
+    started_at: record.startedAt.toISOString(),
+    ended_at: record.endedAt?.toISOString() ?? null,
+    duration_seconds: ended !== undefined ? (ended - record.startedAt.getTime()) / 1000 : null,
+    result: record.result ?? "running",
+    exit_status: record.exitStatus ?? null,
+    attempts: record.attempts,
+    pid: record.pid ?? null,
+    error: record.error ?? null,
+    progress: record.progress ?? null,
+    artifacts: record.artifacts,
+  };
+}
+
+/** One job in go-cron's shape plus snapcron's detail. */
+export function jobJson(
+  job: StatusJob,
+  history: JobHistory | undefined,
+  now: Date,
+): Record<string, unknown> {
+  const running = history?.running ?? [];
+  return {
+    Running: goCronRunning(running),
+    Last: goCronRun(history?.history[0]),
+    Schedule: job.schedule,
+    name: job.name,
+    kind: job.kind,
+    timezone: job.timezone,
+    ...(job.reading ? { schedule_reading: job.reading } : {}),
+    state: jobState(history),
+    next_run: job.next?.toISOString() ?? null,
+    last_success: history?.lastSuccess?.endedAt?.toISOString() ?? null,
+    last_failure: history?.lastFailure?.endedAt?.toISOString() ?? null,
+    skipped_runs: history?.skipped ?? 0,
+    running: running.map((record) => ({
+      ...runDetail(record),
+      elapsed_seconds: (now.getTime() - record.startedAt.getTime()) / 1000,
+    })),
+    history: (history?.history ?? []).map(runDetail),
+  };
+}

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { type RunRecord, RunStore } from "../runner/mod.ts";
+import { createStatusHandler, type StatusJob } from "./mod.ts";
+
+const jobs: StatusJob[] = [
+  {
+    name: "backup",
+    kind: "command",
+    schedule: "0/10 * * * * *",
+    timezone: "UTC",
+    next: new Date("2026-01-01T00:00:10Z"),
+  },
+];
+
+function record(
+  job: string,
+  result: "success" | "failure",
+  exitStatus: number,
+  at: string,
+): RunRecord {
+  return {
+    job,
+    id: `${job}-${at}`,
+    trigger: "schedule",
+    startedAt: new Date(at),
+    endedAt: new Date(new Date(at).getTime() + 1500),
+    result,
+    exitStatus,
+    attempts: 1,
+    stdout: "out\n",
+    stderr: result === "success" ? "" : "boom\n",
+    pid: 22,
+    artifacts: [],
+  };
+}
+
+function handlerFor(store: RunStore, list = jobs) {
+  return createStatusHandler({ jobs: () => list, history: (name) => store.get(name) }, {
+    now: () => new Date("2026-01-01T00:00:05Z"),
+  });
+}
+
+async function get(handler: (r: Request) => Response, path: string) {
+  const response = handler(new Request(`http://localhost${path}`));
+  return { status: response.status, body: await response.json() };
+}
+
+Deno.test("GET / answers go-cron's JSON with 200 before the first run", async () => {
+  const store = new RunStore();
+  store.declare("backup");
+  const { status, body } = await get(handlerFor(store), "/");
+  assert.deepEqual(status, 200);
+  assert.deepEqual(body.Running, {});
+  assert.deepEqual(body.Schedule, "0/10 * * * * *");
+  assert.deepEqual(body.Last, {
+    Exit_status: 0,
+    Stdout: "",
+    Stderr: "",
+    ExitTime: "",
+    Pid: 0,
+    StartingTime: "",
+  });
+  assert.deepEqual(body.jobs.backup.state, "never_run");
+});
+
+Deno.test("GET / answers 503 with the failed run's output after a failure", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "failure", 2, "2015-01-03T13:36:29Z"));
+  const { status, body } = await get(handlerFor(store), "/");
+  assert.deepEqual(status, 503);
+  assert.deepEqual(body.Last.Exit_status, 2);
+  assert.deepEqual(body.Last.Stderr, "boom\n");
+  assert.deepEqual(body.Last.Pid, 22);
+  assert.deepEqual(body.Last.StartingTime, "2015-01-03T13:36:29Z");
+  assert.deepEqual(body.Last.ExitTime, "2015-01-03T13:36:30Z");
+});
+
+Deno.test("GET / turns 200 again once the job succeeds", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "failure", 2, "2015-01-03T13:36:29Z"));
+  store.finish(record("backup", "success", 0, "2015-01-03T13:36:39Z"));
+  const { status, body } = await get(handlerFor(store), "/");
+  assert.deepEqual(status, 200);
+  assert.deepEqual(body.Last.Exit_status, 0);
+  assert.deepEqual(body.jobs.backup.history.length, 2);
+});
+
+Deno.test("GET / with several jobs is 503 while any job's last run failed", async () => {
+  const store = new RunStore();
+  const list: StatusJob[] = [...jobs, {
+    name: "report",
+    kind: "command",
+    schedule: "@hourly",
+    timezone: "UTC",
+  }];
+  store.finish(record("report", "failure", 1, "2026-01-01T00:00:00Z"));
+  store.finish(record("backup", "success", 0, "2026-01-01T00:00:03Z"));
+  const { status, body } = await get(handlerFor(store, list), "/");
+  assert.deepEqual(status, 503);
+  assert.deepEqual(body.Last.Exit_status, 1, "Last shows the failing job's run");
+  assert.deepEqual(Object.keys(body.jobs), ["backup", "report"]);
+  assert.match(body.Schedule, /backup=0\/10 \* \* \* \* \*; report=@hourly/);
+});
+
+Deno.test("GET / lists running runs keyed by pid with elapsed time in the job", async () => {
+  const store = new RunStore();
+  const running = { ...record("backup", "success", 0, "2026-01-01T00:00:00Z") };
+  delete running.endedAt;
+  delete running.result;
+  delete running.exitStatus;
+  store.update(running);
+  const { status, body } = await get(handlerFor(store), "/");
+  assert.deepEqual(status, 200);
+  assert.deepEqual(Object.keys(body.Running), ["22"]);
+  assert.deepEqual(body.Running["22"].ExitTime, "");
+  assert.deepEqual(body.jobs.backup.running[0].elapsed_seconds, 5);
+  assert.deepEqual(body.jobs.backup.state, "running");
+});
+
+Deno.test("GET /jobs/NAME gives one job with next run and history", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "success", 0, "2026-01-01T00:00:00Z"));
+  const { status, body } = await get(handlerFor(store), "/jobs/backup");
+  assert.deepEqual(status, 200);
+  assert.deepEqual(body.next_run, "2026-01-01T00:00:10.000Z");
+  assert.deepEqual(body.history[0].result, "success");
+  assert.deepEqual(body.history[0].duration_seconds, 1.5);
+  assert.ok("Last" in body && "Running" in body && "Schedule" in body);
+});
+
+Deno.test("GET /jobs/NAME is 503 for a failing job and 404 for an unknown one", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "failure", 1, "2026-01-01T00:00:00Z"));
+  assert.deepEqual((await get(handlerFor(store), "/jobs/backup")).status, 503);
+  const missing = await get(handlerFor(store), "/jobs/nope");
+  assert.deepEqual(missing.status, 404);
+  assert.match(missing.body.error, /no job named "nope"/);
+});
+
+Deno.test("GET /healthz answers ok; other methods get 405", async () => {
+  const handler = handlerFor(new RunStore());
+  const health = handler(new Request("http://localhost/healthz"));
+  assert.deepEqual(health.status, 200);
+  assert.deepEqual(await health.text(), "ok\n");
+  const post = handler(new Request("http://localhost/", { method: "POST" }));
+  assert.deepEqual(post.status, 405);
+  await post.body?.cancel();
+});
