@@ -1,0 +1,88 @@
+// deno-lint-ignore-file no-console
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { type Config, loadConfig } from "../config/mod.ts";
+import { createLogger, type LogFormat, type Logger } from "../log/mod.ts";
+
+/** Exit codes: the contract scripts rely on. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A wrong command line: printed with a hint and exit code 2. */
+export class UsageError extends Error {
+  /** `command` names the subcommand whose --help to suggest. */
+  constructor(message: string, readonly command = "") {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The version of snapcron, from deno.json at build time. */
+export const VERSION = "0.1.0";
+
+/** What {@linkcode parseFlags} returns for options `O`. */
+export type ParsedFlags<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+/**
+ * Parses argv with node:util's parseArgs, turning its errors into {@linkcode UsageError};
+ * with `positionals: false`, a stray argument is an error too.
+ */
+export function parseFlags<const O extends ParseArgsOptionsConfig>(
+  command: string,
+  args: string[],
+  options: O,
+  positionals = true,
+): ParsedFlags<O> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
+    throw new UsageError(message.replace(/\.$/, ""), command);
+  }
+  if (!positionals && parsed.positionals.length > 0) {
+    throw new UsageError(`Unexpected argument "${parsed.positionals[0]}"`, command);
+  }
+  return parsed;
+}
+
+/** The config file to use: `--config`, then `$SNAPCRON_CONFIG`, then `./snapcron.yaml`. */
+export function configPath(flag: string | undefined): string {
+  return flag ?? Deno.env.get("SNAPCRON_CONFIG") ?? "snapcron.yaml";
+}
+
+/** Loads the config named by the flags. */
+export function loadConfigFrom(flag: string | undefined): Promise<Config> {
+  return loadConfig(configPath(flag));
+}
+
+/** Checks a --log-format value. */
+export function logFormat(value: string | undefined, fallback: LogFormat): LogFormat {
+  if (value === undefined) return fallback;
+  if (value !== "text" && value !== "json") {
+    throw new UsageError(`Invalid --log-format "${value}": use "text" or "json"`);
+  }
+  return value;
+}
+
+/** A logger to standard error configured from the config and flags. */
+export function makeLogger(
+  config: Pick<Config, "log" | "secrets"> | undefined,
+  format: LogFormat | undefined,
+): Logger {
+  return createLogger({
+    format: format ?? config?.log.format ?? "text",
+    level: config?.log.level ?? "info",
+    secrets: config?.secrets ?? [],
+  });
+}
+
+/** Prints to standard output. */
+export function print(text: string): void {
+  console.log(text);
+}
+
+/** Prints to standard error. */
+export function printError(text: string): void {
+  console.error(text);
+}

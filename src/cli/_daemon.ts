@@ -1,0 +1,147 @@
+import type { Config, JobConfig } from "../config/mod.ts";
+import { commandJob } from "../jobs/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { type Clock, Dispatcher, type JobSpec, RunStore, systemClock } from "../runner/mod.ts";
+import { Scheduler } from "../schedule/mod.ts";
+import { createStatusHandler, type StatusJob, StatusServer } from "../status/mod.ts";
+
+/** Turns a job's config into what the dispatcher runs. */
+export function jobSpec(job: JobConfig): JobSpec {
+  const spec: JobSpec = {
+    job: commandJob(job.name, {
+      ...(job.command ? { argv: job.command } : {}),
+      ...(job.shell !== undefined ? { shell: job.shell } : {}),
+      ...(job.env ? { env: job.env } : {}),
+      ...(job.workdir ? { workdir: job.workdir } : {}),
+    }),
+    overlap: job.overlap,
+    killGraceMs: job.killGraceMs,
+    retries: job.retries,
+    retryBackoffMs: job.retryBackoffMs,
+  };
+  if (job.group !== undefined) spec.group = job.group;
+  if (job.timeoutMs !== undefined) spec.timeoutMs = job.timeoutMs;
+  return spec;
+}
+
+/** Options of {@linkcode Daemon}. */
+export interface DaemonOptions {
+  log: Logger;
+  clock?: Clock;
+  version?: string;
+}
+
+/** The long-running process: scheduler, dispatcher and status server around one config. */
+export class Daemon {
+  #config: Config;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #store: RunStore;
+  readonly #dispatcher: Dispatcher;
+  readonly #version: string | undefined;
+  #specs = new Map<string, JobSpec>();
+  #scheduler: Scheduler | undefined;
+  #server: StatusServer | undefined;
+  #stopped = false;
+
+  /** Prepares everything; {@linkcode start} begins scheduling. */
+  constructor(config: Config, options: DaemonOptions) {
+    this.#config = config;
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    this.#version = options.version;
+    this.#store = new RunStore({ historySize: config.status.history });
+    this.#dispatcher = new Dispatcher(this.#store, { log: this.#log, clock: this.#clock });
+  }
+
+  /** The run records, for tests and status. */
+  get store(): RunStore {
+    return this.#store;
+  }
+
+  /** The status server's address, when it runs. */
+  get addr(): Deno.NetAddr | undefined {
+    return this.#server?.addr;
+  }
+
+  /** Starts the status server and the schedules. */
+  start(): void {
+    const status = this.#config.status;
+    if (status.enabled) {
+      const handler = createStatusHandler({
+        jobs: () => this.#statusJobs(),
+        history: (job) => this.#store.get(job),
+      }, { now: () => this.#clock.now(), ...(this.#version ? { version: this.#version } : {}) });
+      this.#server = new StatusServer(handler, {
+        hostname: status.hostname,
+        port: status.port,
+        log: this.#log,
+      });
+    } else {
+      this.#log.info("Status server disabled (port 0)");
+    }
+    this.#schedule(this.#config);
+  }
+
+  /** Swaps in a new config: schedules change at once, running jobs finish undisturbed. */
+  async reload(config: Config): Promise<void> {
+    if (this.#stopped) return;
+    const listenChanged = config.status.hostname !== this.#config.status.hostname ||
+      config.status.port !== this.#config.status.port ||
+      config.status.enabled !== this.#config.status.enabled;
+    if (listenChanged) {
+      this.#log.warn("Changing status.listen needs a restart; keeping the old address");
+    }
+    await this.#scheduler?.close();
+    this.#config = { ...config, status: this.#config.status };
+    this.#store.retain(config.jobs.map((job) => job.name));
+    this.#schedule(this.#config);
+    this.#log.info("Configuration reloaded", { jobs: config.jobs.map((job) => job.name) });
+  }
+
+  /** Stops scheduling, stops running jobs within the grace period, closes the server. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#scheduler?.close();
+    await this.#dispatcher.shutdown(this.#config.shutdownGraceMs);
+    await this.#server?.close();
+  }
+
+  #schedule(config: Config): void {
+    this.#specs = new Map(config.jobs.map((job) => [job.name, jobSpec(job)]));
+    for (const job of config.jobs) {
+      this.#store.declare(job.name);
+      this.#log.info("Scheduled job", {
+        job: job.name,
+        schedule: job.schedule.text,
+        timezone: job.schedule.timezone,
+        reading: job.schedule.description,
+      });
+    }
+    this.#scheduler = new Scheduler(config.jobs, {
+      clock: this.#clock,
+      log: this.#log,
+      onDue: (job, due) => {
+        const spec = this.#specs.get(job.name);
+        if (spec) this.#dispatcher.trigger(spec, due);
+      },
+      onSkip: (job, reason) => this.#store.skip(job.name, reason, this.#clock.now()),
+    });
+    this.#scheduler.start();
+  }
+
+  #statusJobs(): StatusJob[] {
+    return this.#config.jobs.map((job) => {
+      const next = this.#scheduler?.next(job.name);
+      return {
+        name: job.name,
+        kind: job.kind,
+        schedule: job.schedule.text,
+        timezone: job.schedule.timezone,
+        reading: job.schedule.description,
+        ...(next ? { next } : {}),
+      };
+    });
+  }
+}

@@ -1,0 +1,74 @@
+import { runJob } from "../runner/mod.ts";
+import { closestName } from "./_names.ts";
+import {
+  EXIT,
+  loadConfigFrom,
+  logFormat,
+  makeLogger,
+  parseFlags,
+  print,
+  UsageError,
+} from "./_common.ts";
+import { jobSpec } from "./_daemon.ts";
+
+/** Help text of `snapcron once`. */
+export const ONCE_HELP = `Usage: snapcron once JOB [--config FILE] [--log-format text|json]
+
+Runs one job of the config now, with its timeout and retries, and exits with
+0 when it succeeded and 1 when it failed. For Kubernetes CronJobs and for testing.`;
+
+/** `snapcron once JOB`: one run, exit status from its result. */
+export async function onceCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("once", args, {
+    config: { type: "string", short: "c" },
+    "log-format": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    print(ONCE_HELP);
+    return EXIT.ok;
+  }
+  const format = logFormat(values["log-format"], "text");
+  if (positionals.length !== 1) {
+    throw new UsageError("Expected one JOB name: snapcron once JOB", "once");
+  }
+  const name = positionals[0]!;
+  const config = await loadConfigFrom(values.config);
+  const job = config.jobs.find((candidate) => candidate.name === name);
+  if (!job) {
+    const names = config.jobs.map((candidate) => candidate.name);
+    throw new UsageError(
+      `No job named "${name}" in "${config.file}"${closestName(name, names)}`,
+      "once",
+    );
+  }
+  const log = makeLogger(config, values["log-format"] ? format : undefined);
+  const spec = jobSpec(job);
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  Deno.addSignalListener("SIGTERM", cancel);
+  Deno.addSignalListener("SIGINT", cancel);
+  try {
+    const record = await runJob(spec.job, {
+      log,
+      trigger: "once",
+      signal: controller.signal,
+      killGraceMs: spec.killGraceMs ?? 10_000,
+      ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+      ...(spec.retries !== undefined ? { retries: spec.retries } : {}),
+      ...(spec.retryBackoffMs !== undefined ? { retryBackoffMs: spec.retryBackoffMs } : {}),
+    });
+    if (record.result === "success") {
+      log.info("Run succeeded", { job: name });
+      return EXIT.ok;
+    }
+    log.error(`Run failed: ${record.error ?? record.result}`, {
+      job: name,
+      exit_status: record.exitStatus,
+    });
+    return EXIT.failed;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", cancel);
+    Deno.removeSignalListener("SIGINT", cancel);
+  }
+}

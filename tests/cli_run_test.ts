@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { collect, freePort, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
+
+// deno-lint-ignore no-explicit-any -- the status JSON is checked field by field below
+async function getJson(url: string): Promise<{ status: number; body: Record<string, any> }> {
+  const response = await fetch(url);
+  return { status: response.status, body: await response.json() };
+}
+
+Deno.test("snapcron run serves go-cron status for a passing and a failing job", async () => {
+  const port = freePort();
+  const config = await tempConfig(`
+status:
+  listen: "127.0.0.1:${port}"
+shutdown_grace: 5s
+jobs:
+  good:
+    schedule: "* * * * * *"
+    command: ["/bin/echo", "all good"]
+  bad:
+    schedule: "* * * * * *"
+    shell: "echo broken >&2; exit 3"
+`);
+  const child = spawnSnapcron(["run", "--config", config, "--log-format", "json"]);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const overview = await waitFor("both jobs to finish a run", async () => {
+      const result = await getJson(`${base}/`);
+      const jobs = result.body.jobs;
+      return jobs.good.history.length > 0 && jobs.bad.history.length > 0 ? result : undefined;
+    });
+    assert.deepEqual(overview.status, 503, "a failing job makes / answer 503");
+    for (const key of ["Running", "Last", "Schedule"]) {
+      assert.ok(key in overview.body, `key ${key}`);
+    }
+    assert.deepEqual(
+      Object.keys(overview.body.Last).sort(),
+      ["ExitTime", "Exit_status", "Pid", "StartingTime", "Stderr", "Stdout"],
+    );
+    assert.deepEqual(overview.body.Last.Exit_status, 3);
+    assert.deepEqual(overview.body.Last.Stderr, "broken\n");
+
+    const good = await getJson(`${base}/jobs/good`);
+    assert.deepEqual(good.status, 200);
+    assert.deepEqual(good.body.Last.Exit_status, 0);
+    assert.deepEqual(good.body.Last.Stdout, "all good\n");
+    assert.ok(typeof good.body.next_run === "string");
+
+    const bad = await getJson(`${base}/jobs/bad`);
+    assert.deepEqual(bad.status, 503);
+
+    const health = await fetch(`${base}/healthz`);
+    assert.deepEqual(health.status, 200);
+    await health.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const status = await child.status;
+  await Promise.all([stdout.done, stderr.done]);
+  assert.deepEqual(status.code, 0, `snapcron exits 0 on SIGTERM:\n${stderr.text()}`);
+  const lines = stderr.text().trim().split("\n").map((line) => JSON.parse(line));
+  assert.ok(
+    lines.some((line) => line.job === "good" && line.msg === "all good"),
+    "job output is logged as JSON",
+  );
+  assert.ok(lines.some((line) => line.msg === "SIGTERM: stopping"));
+  await Deno.remove(config);
+});
+
+Deno.test("snapcron run re-reads the config on SIGHUP and refuses a broken one", async () => {
+  const port = freePort();
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}" }
+jobs:
+  first:
+    schedule: "@hourly"
+    command: ["/bin/true"]
+`);
+  const child = spawnSnapcron(["run", "--config", config]);
+  const stderr = collect(child.stderr);
+  const stdout = collect(child.stdout);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor("the status server", async () => (await getJson(`${base}/`)).body);
+    await Deno.writeTextFile(
+      config,
+      `
+status: { listen: "127.0.0.1:${port}" }
+jobs:
+  second:
+    schedule: "@daily"
+    command: ["/bin/true"]
+`,
+    );
+    child.kill("SIGHUP");
+    await waitFor("the new job", async () => {
+      const { body } = await getJson(`${base}/`);
+      return "second" in body.jobs && !("first" in body.jobs) ? true : undefined;
+    });
+    await Deno.writeTextFile(config, "jobs:\n  broken:\n    shedule: x\n");
+    child.kill("SIGHUP");
+    await waitFor(
+      "the refusal",
+      () => Promise.resolve(stderr.text().includes("New config refused") || undefined),
+    );
+    assert.match(stderr.text(), /unknown key "shedule"/);
+    const { body } = await getJson(`${base}/`);
+    assert.ok("second" in body.jobs, "the old config keeps running");
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.deepEqual((await child.status).code, 0);
+  await Promise.all([stdout.done, stderr.done]);
+  await Deno.remove(config);
+});
+
+Deno.test("snapcron run stops a running job on SIGTERM within shutdown_grace", async () => {
+  const port = freePort();
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}" }
+shutdown_grace: 1s
+jobs:
+  stubborn:
+    schedule: "@hourly"
+    run_on_start: true
+    shell: "trap '' TERM; echo started; sleep 60"
+`);
+  const child = spawnSnapcron(["run", "--config", config]);
+  const stderr = collect(child.stderr);
+  const stdout = collect(child.stdout);
+  await waitFor(
+    "the job to start",
+    () => Promise.resolve(stderr.text().includes("started") || undefined),
+  );
+  const started = Date.now();
+  child.kill("SIGTERM");
+  const status = await child.status;
+  await Promise.all([stdout.done, stderr.done]);
+  assert.deepEqual(status.code, 0);
+  assert.ok(Date.now() - started < 8000, "stopped within the grace period plus start-up slack");
+  assert.match(stderr.text(), /SIGKILL/);
+  await Deno.remove(config);
+});
