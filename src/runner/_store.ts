@@ -1,4 +1,4 @@
-import type { RunRecord } from "./_types.ts";
+import type { RunRecord, RunResult } from "./_types.ts";
 
 /** What happened to a job, as seen by status, metrics and notifiers. */
 export type RunEvent =
@@ -14,9 +14,24 @@ export interface JobHistory {
   readonly running: readonly RunRecord[];
   /** Finished runs, newest first, at most the history size. */
   readonly history: readonly RunRecord[];
+  /** Runs due but not started (overlap, missed deadline) since the process started. */
   readonly skipped: number;
   readonly lastSuccess?: RunRecord;
   readonly lastFailure?: RunRecord;
+  /** Totals since the process started, for counters in metrics. */
+  readonly totals: RunTotals;
+}
+
+/** Monotonic per-job counters. */
+export interface RunTotals {
+  /** Finished runs by result. */
+  runs: Record<RunResult, number>;
+  /** Seconds spent in finished runs. */
+  durationSeconds: number;
+  /** Bytes of artifacts of successful runs (backup sizes). */
+  bytes: number;
+  /** Backups or snapshots deleted by retention. */
+  deletions: number;
 }
 
 interface JobEntry {
@@ -25,6 +40,7 @@ interface JobEntry {
   skipped: number;
   lastSuccess?: RunRecord;
   lastFailure?: RunRecord;
+  totals: RunTotals;
 }
 
 /** Options of {@linkcode RunStore}. */
@@ -47,7 +63,17 @@ export class RunStore {
   #entry(job: string): JobEntry {
     let entry = this.#jobs.get(job);
     if (!entry) {
-      entry = { running: new Map(), history: [], skipped: 0 };
+      entry = {
+        running: new Map(),
+        history: [],
+        skipped: 0,
+        totals: {
+          runs: { success: 0, failure: 0, timeout: 0, cancelled: 0 },
+          durationSeconds: 0,
+          bytes: 0,
+          deletions: 0,
+        },
+      };
       this.#jobs.set(job, entry);
     }
     return entry;
@@ -83,6 +109,14 @@ export class RunStore {
     entry.history.length = Math.min(entry.history.length, this.#historySize);
     if (record.result === "success") entry.lastSuccess = record;
     else entry.lastFailure = record;
+    const totals = entry.totals;
+    totals.runs[record.result ?? "failure"]++;
+    if (record.endedAt) {
+      totals.durationSeconds += (record.endedAt.getTime() - record.startedAt.getTime()) / 1000;
+    }
+    if (record.result === "success") {
+      for (const artifact of record.artifacts) totals.bytes += artifact.size ?? 0;
+    }
     this.#emit({ type: "finish", record });
   }
 
@@ -90,6 +124,11 @@ export class RunStore {
   skip(job: string, reason: string, at: Date): void {
     this.#entry(job).skipped++;
     this.#emit({ type: "skip", job, reason, at });
+  }
+
+  /** Counts backups that retention deleted for `job`. */
+  countDeletions(job: string, count: number): void {
+    this.#entry(job).totals.deletions += count;
   }
 
   /** The names of all known jobs, in the order they became known. */
@@ -106,6 +145,7 @@ export class RunStore {
       running: [...entry.running.values()],
       history: [...entry.history],
       skipped: entry.skipped,
+      totals: structuredClone(entry.totals),
       ...(entry.lastSuccess ? { lastSuccess: entry.lastSuccess } : {}),
       ...(entry.lastFailure ? { lastFailure: entry.lastFailure } : {}),
     };
