@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type Config, loadConfig } from "../config/mod.ts";
-import { createLogger, type LogFormat, type Logger } from "../log/mod.ts";
+import { createLogger, createRedactor, type LogFormat, type Logger } from "../log/mod.ts";
 
 /** Exit codes: the contract scripts rely on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -73,7 +73,7 @@ export function makeLogger(
   return createLogger({
     format: format ?? config?.log.format ?? "text",
     level: config?.log.level ?? "info",
-    secrets: config?.secrets ?? [],
+    redact: createRedactor(config?.secrets ?? []),
   });
 }
 

@@ -1,7 +1,15 @@
 import type { Config, JobConfig } from "../config/mod.ts";
 import { commandJob } from "../jobs/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type Clock, Dispatcher, type JobSpec, RunStore, systemClock } from "../runner/mod.ts";
+import { Notifier, type NotifyTarget } from "../notify/mod.ts";
+import {
+  type Clock,
+  Dispatcher,
+  type JobSpec,
+  persistStore,
+  RunStore,
+  systemClock,
+} from "../runner/mod.ts";
 import { Scheduler } from "../schedule/mod.ts";
 import { createStatusHandler, type StatusJob, StatusServer } from "../status/mod.ts";
 
@@ -29,6 +37,8 @@ export interface DaemonOptions {
   log: Logger;
   clock?: Clock;
   version?: string;
+  /** The one redaction step for run records (and so status, state file, pings). */
+  redact?: (text: string) => string;
 }
 
 /** The long-running process: scheduler, dispatcher and status server around one config. */
@@ -39,6 +49,10 @@ export class Daemon {
   readonly #store: RunStore;
   readonly #dispatcher: Dispatcher;
   readonly #version: string | undefined;
+  readonly #notifier: Notifier;
+  readonly #targets = new Map<string, NotifyTarget>();
+  readonly #since = new Map<string, Date>();
+  readonly #closers: (() => unknown)[] = [];
   #specs = new Map<string, JobSpec>();
   #scheduler: Scheduler | undefined;
   #server: StatusServer | undefined;
@@ -50,8 +64,13 @@ export class Daemon {
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
     this.#version = options.version;
-    this.#store = new RunStore({ historySize: config.status.history });
+    this.#store = new RunStore({
+      historySize: config.status.history,
+      ...(options.redact ? { redact: options.redact } : {}),
+    });
     this.#dispatcher = new Dispatcher(this.#store, { log: this.#log, clock: this.#clock });
+    this.#notifier = new Notifier(this.#targets, { log: this.#log });
+    this.#closers.push(this.#notifier.attach(this.#store));
   }
 
   /** The run records, for tests and status. */
@@ -64,9 +83,13 @@ export class Daemon {
     return this.#server?.addr;
   }
 
-  /** Starts the status server and the schedules. */
-  start(): void {
+  /** Loads saved runs, starts the status server and the schedules. */
+  async start(): Promise<void> {
     const status = this.#config.status;
+    if (status.stateFile) {
+      this.#closers.push(await persistStore(this.#store, status.stateFile, this.#log));
+      this.#log.info("Keeping runs in the state file", { path: status.stateFile });
+    }
     if (status.enabled) {
       const handler = createStatusHandler({
         jobs: () => this.#statusJobs(),
@@ -105,13 +128,24 @@ export class Daemon {
     this.#stopped = true;
     await this.#scheduler?.close();
     await this.#dispatcher.shutdown(this.#config.shutdownGraceMs);
+    await this.#notifier.close();
+    for (const close of this.#closers.reverse()) await close();
     await this.#server?.close();
   }
 
   #schedule(config: Config): void {
     this.#specs = new Map(config.jobs.map((job) => [job.name, jobSpec(job)]));
+    this.#targets.clear();
     for (const job of config.jobs) {
       this.#store.declare(job.name);
+      if (!this.#since.has(job.name)) this.#since.set(job.name, this.#clock.now());
+      if (job.pingUrl || job.webhookUrl) {
+        this.#targets.set(job.name, {
+          ...(job.pingUrl ? { pingUrl: job.pingUrl } : {}),
+          ...(job.webhookUrl ? { webhookUrl: job.webhookUrl } : {}),
+          webhookOn: job.webhookOn,
+        });
+      }
       this.#log.info("Scheduled job", {
         job: job.name,
         schedule: job.schedule.text,
@@ -134,6 +168,7 @@ export class Daemon {
   #statusJobs(): StatusJob[] {
     return this.#config.jobs.map((job) => {
       const next = this.#scheduler?.next(job.name);
+      const since = this.#since.get(job.name);
       return {
         name: job.name,
         kind: job.kind,
@@ -141,6 +176,8 @@ export class Daemon {
         timezone: job.schedule.timezone,
         reading: job.schedule.description,
         ...(next ? { next } : {}),
+        ...(job.staleAfterMs !== undefined ? { staleAfterMs: job.staleAfterMs } : {}),
+        ...(since ? { since } : {}),
       };
     });
   }

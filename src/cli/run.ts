@@ -1,5 +1,5 @@
 import { type Config, ConfigError, parseConfig } from "../config/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { createRedactor, type Logger } from "../log/mod.ts";
 import {
   configPath,
   EXIT,
@@ -67,8 +67,12 @@ export async function serve(
   log: Logger,
   reload?: () => Promise<Config>,
 ): Promise<number> {
-  const daemon = new Daemon(config, { log, version: VERSION });
-  daemon.start();
+  const daemon = new Daemon(config, {
+    log,
+    version: VERSION,
+    redact: createRedactor(config.secrets),
+  });
+  await daemon.start();
   const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
   const onStop = (signal: Deno.Signal) => () => stop(signal);
   const listeners: [Deno.Signal, () => void][] = [

@@ -6,7 +6,11 @@ export class EnvExpansionError extends RangeError {}
  * for a literal `$`. A reference to an unset variable without a default is an error, so a
  * missing secret never turns silently into an empty password.
  */
-export function expandEnv(text: string, env: (name: string) => string | undefined): string {
+export function expandEnv(
+  text: string,
+  env: (name: string) => string | undefined,
+  onUse?: (name: string, value: string) => void,
+): string {
   return text.replace(
     /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\}|\$\{([^}]*)\}?/g,
     (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
@@ -17,6 +21,7 @@ export function expandEnv(text: string, env: (name: string) => string | undefine
         );
       }
       const value = env(name);
+      if (value !== undefined) onUse?.(name, value);
       const empty = value === undefined || (op?.startsWith(":") && value === "");
       if (op === undefined) {
         if (value === undefined) {
@@ -27,7 +32,7 @@ export function expandEnv(text: string, env: (name: string) => string | undefine
         return value;
       }
       if (!empty) return value!;
-      if (op.endsWith("-")) return expandEnv(arg ?? "", env);
+      if (op.endsWith("-")) return expandEnv(arg ?? "", env, onUse);
       throw new EnvExpansionError(
         `environment variable "${name}" is not set: ${arg || "it is required"}`,
       );

@@ -15,6 +15,16 @@ export interface StatusConfig {
   token?: string;
   /** Finished runs kept per job. */
   history: number;
+  /** Where runs are kept across restarts. */
+  stateFile?: string;
+}
+
+/** Where DogStatsD metrics go. */
+export interface DogStatsDConfig {
+  host: string;
+  port: number;
+  prefix: string;
+  tags: string[];
 }
 
 /** One job, validated and with every default filled in. */
@@ -36,6 +46,13 @@ export interface JobConfig {
   runOnStart: boolean;
   /** A run later than this after its slot is skipped; unset means a late run always starts once. */
   startingDeadlineMs?: number;
+  /** The job is stale (status 503) when no run succeeded within this window. */
+  staleAfterMs?: number;
+  /** Healthchecks.io-style ping URL: /start, success, /<exit status>. */
+  pingUrl?: string;
+  /** Generic JSON webhook, called on failures (or every run with `webhookOn: "always"`). */
+  webhookUrl?: string;
+  webhookOn: "failure" | "always";
 }
 
 /** A loaded configuration. */
@@ -44,8 +61,9 @@ export interface Config {
   status: StatusConfig;
   log: { format: "text" | "json"; level: "debug" | "info" | "warn" | "error" };
   shutdownGraceMs: number;
+  dogstatsd?: DogStatsDConfig;
   jobs: JobConfig[];
-  /** Values that came from the environment into secret-looking keys: never log them. */
+  /** Values of secret-looking keys, tokens and notification URLs: never shown anywhere. */
   secrets: string[];
 }
 
@@ -58,7 +76,7 @@ export interface ParseConfigOptions {
 /** Listen address used when the file says nothing. */
 export const DEFAULT_LISTEN = ":18080";
 
-const SECRET_KEY = /pass|token|secret|credential|api_?key/i;
+const SECRET_KEY = /pass|token|secret|credential|api_?key|ping_url|webhook_url/i;
 
 /** Reads and validates a config file. Throws {@linkcode ConfigError} naming file, line and column. */
 export async function loadConfig(file: string, options: ParseConfigOptions = {}): Promise<Config> {
@@ -102,18 +120,18 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
     throw new ConfigError(file, [{ path: "", message: 'the file is empty: add a "jobs" section' }]);
   }
 
-  const secrets = new Set<string>();
   const issues: ConfigIssue[] = [];
+  // A value from a variable named like a secret is one, wherever it is used (`-p${DB_PASSWORD}`).
+  const secrets: string[] = [];
+  const onUse = (name: string, value: string) => {
+    if (SECRET_KEY.test(name) && value !== "") secrets.push(value);
+  };
   visit(doc, {
     Pair(_key, pair, path) {
       if (!isScalar(pair.value) || typeof pair.value.value !== "string") return;
       const keyName = isScalar(pair.key) ? String(pair.key.value) : "";
       try {
-        const expanded = expandEnv(pair.value.value, env);
-        if (expanded !== pair.value.value) {
-          if (SECRET_KEY.test(keyName) && expanded !== "") secrets.add(expanded);
-          pair.value.value = expanded;
-        }
+        pair.value.value = expandEnv(pair.value.value, env, onUse);
       } catch (error) {
         if (!(error instanceof EnvExpansionError)) throw error;
         issues.push({
@@ -127,7 +145,7 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
       for (const item of seq.items) {
         if (!isScalar(item) || typeof item.value !== "string") continue;
         try {
-          item.value = expandEnv(item.value, env);
+          item.value = expandEnv(item.value, env, onUse);
         } catch (error) {
           if (!(error instanceof EnvExpansionError)) throw error;
           issues.push({ path: "", ...position(item.range?.[0]), message: error.message });
@@ -157,7 +175,7 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
   }
   const locate = (path: PropertyKey[], at: "key" | "value") =>
     position(at === "key" ? keyNodeAt(doc, path)?.range?.[0] : nodeAt(doc, path)?.range?.[0]);
-  return buildConfig(result.data, file, env, [...secrets], locate);
+  return buildConfig(result.data, file, env, [...secrets, ...collectSecrets(data)], locate);
 }
 
 function buildConfig(
@@ -182,7 +200,7 @@ function buildConfig(
     issue(["status", "listen"], (error as Error).message);
   }
   if (raw.status?.token) status.token = raw.status.token;
-  if (raw.status?.token) secrets.push(raw.status.token);
+  if (raw.status?.state_file) status.stateFile = raw.status.state_file;
 
   const defaultZone = env("TZ") && isTimeZone(env("TZ")!) ? env("TZ")! : "UTC";
   const jobs: JobConfig[] = [];
@@ -235,6 +253,7 @@ function buildConfig(
       overlap: job.overlap ?? "skip",
       jitterMs: job.jitter ?? 0,
       runOnStart: job.run_on_start ?? false,
+      webhookOn: job.webhook_on ?? "failure",
     };
     if (job.command) built.command = job.command;
     if (job.shell !== undefined) built.shell = job.shell;
@@ -248,10 +267,15 @@ function buildConfig(
     }
     if (job.group) built.group = job.group;
     if (job.starting_deadline !== undefined) built.startingDeadlineMs = job.starting_deadline;
+    if (job.alert_if_no_success_within !== undefined) {
+      built.staleAfterMs = job.alert_if_no_success_within;
+    }
+    if (job.ping_url) built.pingUrl = job.ping_url;
+    if (job.webhook_url) built.webhookUrl = job.webhook_url;
     jobs.push(built);
   }
   if (issues.length > 0) throw new ConfigError(file, issues);
-  return {
+  const config: Config = {
     file,
     status,
     log: { format: raw.log?.format ?? "text", level: raw.log?.level ?? "info" },
@@ -259,6 +283,25 @@ function buildConfig(
     jobs,
     secrets,
   };
+  if (raw.dogstatsd) {
+    config.dogstatsd = {
+      host: raw.dogstatsd.host ?? "127.0.0.1",
+      port: raw.dogstatsd.port ?? 8125,
+      prefix: raw.dogstatsd.prefix ?? "snapcron.",
+      tags: raw.dogstatsd.tags ?? [],
+    };
+  }
+  return config;
+}
+
+/** The values of every secret-looking key, wherever it is in the file. */
+function collectSecrets(data: unknown, key = ""): string[] {
+  if (typeof data === "string") return SECRET_KEY.test(key) && data !== "" ? [data] : [];
+  if (Array.isArray(data)) return data.flatMap((item) => collectSecrets(item, key));
+  if (data && typeof data === "object") {
+    return Object.entries(data).flatMap(([k, v]) => collectSecrets(v, k));
+  }
+  return [];
 }
 
 /** Parses `host:port`, `:port`, `port` or `[v6]:port`; port 0 disables the server. */

@@ -26,6 +26,22 @@ const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v 
 
 const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 
+const httpUrl = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(
+      ctx,
+      new TypeError(`invalid URL "${value}": write it in full, e.g. "https://hc-ping.com/UUID"`),
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return fail(ctx, new TypeError(`invalid URL "${value}": use http:// or https://`));
+  }
+  return value.replace(/\/+$/, "");
+});
+
 /** Job names end up in URLs, metric labels and object keys: keep them plain. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -46,6 +62,10 @@ export const jobSchema = z.strictObject({
   jitter: duration.optional(),
   run_on_start: flag.optional(),
   starting_deadline: duration.optional(),
+  alert_if_no_success_within: duration.optional(),
+  ping_url: httpUrl.optional(),
+  webhook_url: httpUrl.optional(),
+  webhook_on: z.enum(["failure", "always"]).optional(),
 });
 
 /** The keys that choose a job's kind; a job has exactly one. */
@@ -55,6 +75,14 @@ const statusSchema = z.strictObject({
   listen: scalarString.optional(),
   token: z.string().optional(),
   history: wholeNumber(1, 1000).optional(),
+  state_file: z.string().min(1).optional(),
+});
+
+const dogstatsdSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: wholeNumber(1, 65535).optional(),
+  prefix: z.string().optional(),
+  tags: z.array(scalarString).optional(),
 });
 
 const logSchema = z.strictObject({
@@ -67,6 +95,7 @@ export const configSchema = z.strictObject({
   status: statusSchema.optional(),
   log: logSchema.optional(),
   shutdown_grace: duration.optional(),
+  dogstatsd: dogstatsdSchema.optional(),
   jobs: z.record(z.string(), jobSchema),
 });
 
@@ -80,6 +109,7 @@ export function knownKeys(path: readonly PropertyKey[]): string[] {
   if (path.length === 0) return Object.keys(configSchema.shape);
   if (path.length === 1 && path[0] === "status") return Object.keys(statusSchema.shape);
   if (path.length === 1 && path[0] === "log") return Object.keys(logSchema.shape);
+  if (path.length === 1 && path[0] === "dogstatsd") return Object.keys(dogstatsdSchema.shape);
   if (path.length === 2 && path[0] === "jobs") return Object.keys(jobSchema.shape);
   return [];
 }

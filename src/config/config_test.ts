@@ -236,3 +236,13 @@ Deno.test("parseConfig() reads the default zone from TZ", () => {
   );
   assert.deepEqual(config.jobs[0]!.schedule.timezone, "America/New_York");
 });
+
+Deno.test("parseConfig() treats values of secret-named variables as secrets wherever they are used", () => {
+  const config = parseConfig(
+    "jobs:\n  a:\n    schedule: '@daily'\n    command: [mysqldump, '-p${DB_PASSWORD}', '${DB_HOST}']\n",
+    "snapcron.yaml",
+    { env: env({ DB_PASSWORD: "hunter2-long", DB_HOST: "db-1" }) },
+  );
+  assert.ok(config.secrets.includes("hunter2-long"));
+  assert.ok(!config.secrets.includes("db-1"));
+});

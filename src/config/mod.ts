@@ -5,6 +5,7 @@ export { expandEnv } from "./_env.ts";
 export {
   type Config,
   DEFAULT_LISTEN,
+  type DogStatsDConfig,
   isTimeZone,
   type JobConfig,
   loadConfig,

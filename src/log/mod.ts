@@ -18,8 +18,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Receives each finished line, newline included; defaults to standard error. */
   write?: (line: string) => void;
-  /** Values never to print (passwords, tokens); replaced by `***`. */
-  secrets?: readonly string[];
+  /** Masks secrets in each line; see {@linkcode createRedactor}. */
+  redact?: (text: string) => string;
   /** Clock for timestamps; tests pass a fixed one. */
   now?: () => Date;
 }
@@ -45,14 +45,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? "text";
   const min = LEVELS[options.level ?? "info"];
   const write = options.write ?? writeStderr;
-  const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
+  const redact = options.redact ?? createRedactor([]);
   const now = options.now ?? (() => new Date());
-
-  function redact(text: string): string {
-    let out = text;
-    for (const secret of secrets) out = out.replaceAll(secret, "***");
-    return out;
-  }
 
   function emit(level: LogLevel, message: string, fields: LogFields): void {
     if (LEVELS[level] < min) return;
@@ -94,6 +88,25 @@ function formatValue(value: unknown): string {
   if (value instanceof Error) return JSON.stringify(value.message);
   if (typeof value === "string") return /^[\w.:/@+-]*$/.test(value) ? value : JSON.stringify(value);
   return JSON.stringify(value, jsonReplacer) ?? String(value);
+}
+
+/** Credentials inside URLs: `scheme://user:password@host`. */
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]+@/gi;
+
+/**
+ * The one redaction step every output passes through (logs, run records and so status,
+ * dashboard, state file, pings and webhooks): masks each known secret and the password part of
+ * URLs with credentials as `***`. Secrets shorter than 4 characters are ignored, as masking
+ * them would garble ordinary text.
+ */
+export function createRedactor(secrets: readonly string[]): (text: string) => string {
+  const known = [...new Set(secrets.filter((secret) => secret.length >= 4))]
+    .sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text.replace(URL_CREDENTIALS, "$1***@");
+    for (const secret of known) out = out.replaceAll(secret, "***");
+    return out;
+  };
 }
 
 /** A logger that drops everything; for tests and library defaults. */

@@ -1,3 +1,4 @@
+import type { StoredJob } from "./_state_file.ts";
 import type { RunRecord, RunResult } from "./_types.ts";
 
 /** What happened to a job, as seen by status, metrics and notifiers. */
@@ -47,6 +48,8 @@ interface JobEntry {
 export interface RunStoreOptions {
   /** Finished runs kept per job. */
   historySize?: number;
+  /** Masks secrets in output and errors before anything can read them. */
+  redact?: (text: string) => string;
 }
 
 /** Holds the run records of every job; the one place status and metrics read from. */
@@ -54,10 +57,21 @@ export class RunStore {
   readonly #jobs = new Map<string, JobEntry>();
   readonly #listeners = new Set<(event: RunEvent) => void>();
   readonly #historySize: number;
+  readonly #redact: ((text: string) => string) | undefined;
 
   /** Creates an empty store. */
   constructor(options: RunStoreOptions = {}) {
     this.#historySize = options.historySize ?? 20;
+    this.#redact = options.redact;
+  }
+
+  /** A copy of `record` with secrets masked: what every reader of the store sees. */
+  #clean(record: RunRecord): RunRecord {
+    const redact = this.#redact;
+    if (!redact) return record;
+    const clean = { ...record, stdout: redact(record.stdout), stderr: redact(record.stderr) };
+    if (record.error !== undefined) clean.error = redact(record.error);
+    return clean;
   }
 
   #entry(job: string): JobEntry {
@@ -94,7 +108,8 @@ export class RunStore {
   }
 
   /** Records the start of, or a change to, a run. */
-  update(record: RunRecord): void {
+  update(dirty: RunRecord): void {
+    const record = this.#clean(dirty);
     const entry = this.#entry(record.job);
     const known = entry.running.has(record.id);
     entry.running.set(record.id, record);
@@ -102,7 +117,8 @@ export class RunStore {
   }
 
   /** Records the end of a run. */
-  finish(record: RunRecord): void {
+  finish(dirty: RunRecord): void {
+    const record = this.#clean(dirty);
     const entry = this.#entry(record.job);
     entry.running.delete(record.id);
     entry.history.unshift(record);
@@ -124,6 +140,29 @@ export class RunStore {
   skip(job: string, reason: string, at: Date): void {
     this.#entry(job).skipped++;
     this.#emit({ type: "skip", job, reason, at });
+  }
+
+  /** The finished runs of every job, for the state file. */
+  export(): Record<string, StoredJob> {
+    const out: Record<string, StoredJob> = {};
+    for (const [name, entry] of this.#jobs) {
+      out[name] = {
+        history: entry.history,
+        ...(entry.lastSuccess ? { lastSuccess: entry.lastSuccess } : {}),
+        ...(entry.lastFailure ? { lastFailure: entry.lastFailure } : {}),
+      };
+    }
+    return out;
+  }
+
+  /** Loads finished runs saved by {@linkcode export} (after a restart). */
+  restore(jobs: Record<string, StoredJob>): void {
+    for (const [name, stored] of Object.entries(jobs)) {
+      const entry = this.#entry(name);
+      entry.history = [...stored.history, ...entry.history].slice(0, this.#historySize);
+      if (stored.lastSuccess && !entry.lastSuccess) entry.lastSuccess = stored.lastSuccess;
+      if (stored.lastFailure && !entry.lastFailure) entry.lastFailure = stored.lastFailure;
+    }
   }
 
   /** Counts backups that retention deleted for `job`. */

@@ -10,6 +10,7 @@ export {
 } from "./_dispatcher.ts";
 export { BoundedOutput, LineSplitter } from "./_output.ts";
 export { runJob, type RunJobOptions, StopRequest } from "./_run.ts";
+export { persistStore, readStateFile, type StoredJob, writeStateFile } from "./_state_file.ts";
 export { type JobHistory, type RunEvent, RunStore, type RunStoreOptions } from "./_store.ts";
 export type {
   Artifact,

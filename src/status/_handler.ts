@@ -1,5 +1,5 @@
 import type { JobHistory } from "../runner/mod.ts";
-import { goCronRun, goCronRunning, jobJson, jobState, type StatusJob } from "./_json.ts";
+import { goCronRun, goCronRunning, jobJson, jobState, type StatusJob, unhealthy } from "./_json.ts";
 
 /** Where the handlers read jobs and runs from. */
 export interface StatusSource {
@@ -57,7 +57,8 @@ export function createStatusHandler(
       const job = source.jobs().find((candidate) => candidate.name === name);
       if (!job) return notFound(`no job named "${name}": GET /jobs lists them`);
       const history = source.history(name);
-      return json(jobJson(job, history, now()), jobState(history) === "failed" ? 503 : 200);
+      const at = now();
+      return json(jobJson(job, history, at), unhealthy(jobState(history, job, at)) ? 503 : 200);
     }
     return notFound(`no such path "${path}": try /, /jobs, /jobs/NAME or /healthz`);
   };
@@ -68,10 +69,10 @@ function overview(source: StatusSource, at: Date, version: string | undefined): 
   const histories = jobs.map((job) => source.history(job.name));
   const finished = histories.flatMap((history) => history?.history[0] ?? [])
     .sort((a, b) => (b.endedAt?.getTime() ?? 0) - (a.endedAt?.getTime() ?? 0));
-  const failing = finished.filter((record) => record.result !== "success");
   // With several jobs, "Last" shows the newest failure while any job is failing, so a check
   // that reads only Last.Exit_status sees the problem.
-  const last = failing[0] ?? finished[0];
+  const last = finished.find((record) => record.result !== "success") ?? finished[0];
+  const unhealthyJobs = jobs.filter((job, i) => unhealthy(jobState(histories[i], job, at)));
   const body = {
     Running: goCronRunning(histories.flatMap((history) => history?.running ?? [])),
     Last: goCronRun(last),
@@ -79,10 +80,11 @@ function overview(source: StatusSource, at: Date, version: string | undefined): 
       ? jobs[0]!.schedule
       : jobs.map((job) => `${job.name}=${job.schedule}`).join("; "),
     ...(version ? { version } : {}),
-    healthy: failing.length === 0,
+    healthy: unhealthyJobs.length === 0,
+    unhealthy_jobs: unhealthyJobs.map((job) => job.name),
     jobs: Object.fromEntries(
       jobs.map((job, i) => [job.name, jobJson(job, histories[i], at)]),
     ),
   };
-  return json(body, failing.length > 0 ? 503 : 200);
+  return json(body, unhealthyJobs.length > 0 ? 503 : 200);
 }

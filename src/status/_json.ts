@@ -9,6 +9,10 @@ export interface StatusJob {
   /** How the schedule was read, e.g. "6 fields, seconds first". */
   reading?: string;
   next?: Date;
+  /** The job is stale when no run succeeded within this many ms. */
+  staleAfterMs?: number;
+  /** When the job was first scheduled: the staleness clock of a job that never succeeded. */
+  since?: Date;
 }
 
 /** One run in go-cron's shape: these keys are a compatibility contract. */
@@ -21,8 +25,8 @@ export interface GoCronRun {
   StartingTime: string;
 }
 
-/** A job's health as monitors see it. */
-export type JobState = "never_run" | "running" | "ok" | "failed";
+/** A job's health as monitors see it; `failed` and `stale` answer 503. */
+export type JobState = "never_run" | "running" | "ok" | "failed" | "stale";
 
 /** go-cron's timestamps are RFC 3339 to the second. */
 function rfc3339(date: Date | undefined): string {
@@ -48,11 +52,28 @@ export function goCronRunning(records: readonly RunRecord[]): Record<string, GoC
   return out;
 }
 
-/** The job's state: failed when its last finished run failed. */
-export function jobState(history: JobHistory | undefined): JobState {
+/**
+ * The job's state: failed when its last finished run failed; stale when `job.staleAfterMs` has
+ * passed since its last success (or since it was scheduled, when it never succeeded).
+ */
+export function jobState(
+  history: JobHistory | undefined,
+  job: Pick<StatusJob, "staleAfterMs" | "since"> = {},
+  now: Date = new Date(),
+): JobState {
   const last = history?.history[0];
-  if (last) return last.result === "success" ? "ok" : "failed";
+  if (last && last.result !== "success") return "failed";
+  if (job.staleAfterMs !== undefined) {
+    const reference = history?.lastSuccess?.endedAt ?? job.since;
+    if (reference && now.getTime() - reference.getTime() > job.staleAfterMs) return "stale";
+  }
+  if (last) return "ok";
   return history && history.running.length > 0 ? "running" : "never_run";
+}
+
+/** True when the state makes status answer 503. */
+export function unhealthy(state: JobState): boolean {
+  return state === "failed" || state === "stale";
 }
 
 /** A run in snapcron's own detailed shape. */
@@ -90,7 +111,10 @@ export function jobJson(
     kind: job.kind,
     timezone: job.timezone,
     ...(job.reading ? { schedule_reading: job.reading } : {}),
-    state: jobState(history),
+    state: jobState(history, job, now),
+    ...(job.staleAfterMs !== undefined
+      ? { alert_if_no_success_within_seconds: job.staleAfterMs / 1000 }
+      : {}),
     next_run: job.next?.toISOString() ?? null,
     last_success: history?.lastSuccess?.endedAt?.toISOString() ?? null,
     last_failure: history?.lastFailure?.endedAt?.toISOString() ?? null,

@@ -7,5 +7,6 @@ export {
   type JobState,
   jobState,
   type StatusJob,
+  unhealthy,
 } from "./_json.ts";
 export { StatusServer, type StatusServerOptions } from "./_server.ts";

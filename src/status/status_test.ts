@@ -146,3 +146,38 @@ Deno.test("GET /healthz answers ok; other methods get 405", async () => {
   assert.deepEqual(post.status, 405);
   await post.body?.cancel();
 });
+
+Deno.test("A job with no success within alert_if_no_success_within is stale and answers 503", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "success", 0, "2025-12-30T00:00:00Z"));
+  const stale: StatusJob[] = [{ ...jobs[0]!, staleAfterMs: 26 * 3_600_000 }];
+  const overview = await get(handlerFor(store, stale), "/");
+  assert.equal(overview.status, 503);
+  assert.equal(overview.body.jobs.backup.state, "stale");
+  assert.deepEqual(overview.body.unhealthy_jobs, ["backup"]);
+  assert.equal(overview.body.Last.Exit_status, 0, "the last run itself succeeded");
+  assert.equal((await get(handlerFor(store, stale), "/jobs/backup")).status, 503);
+  const fresh: StatusJob[] = [{ ...jobs[0]!, staleAfterMs: 3 * 86_400_000 }];
+  assert.equal((await get(handlerFor(store, fresh), "/")).status, 200);
+});
+
+Deno.test("A job that never succeeded turns stale only after the window since it was scheduled", async () => {
+  const store = new RunStore();
+  store.declare("backup");
+  const recent: StatusJob[] = [{
+    ...jobs[0]!,
+    staleAfterMs: 3_600_000,
+    since: new Date("2026-01-01T00:00:00Z"),
+  }];
+  const young = await get(handlerFor(store, recent), "/");
+  assert.equal(young.status, 200);
+  assert.equal(young.body.jobs.backup.state, "never_run");
+  const old: StatusJob[] = [{
+    ...jobs[0]!,
+    staleAfterMs: 3_600_000,
+    since: new Date("2025-12-31T00:00:00Z"),
+  }];
+  const late = await get(handlerFor(store, old), "/");
+  assert.equal(late.status, 503);
+  assert.equal(late.body.jobs.backup.state, "stale");
+});

@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { createLogger, createRedactor, silentLogger } from "../log/mod.ts";
+import { type RunRecord, RunStore } from "../runner/mod.ts";
+import { Notifier, type NotifyTarget } from "./mod.ts";
+
+interface Received {
+  method: string;
+  path: string;
+  query: string;
+  body: string;
+}
+
+/** A real HTTP receiver on 127.0.0.1 that answers with the given statuses in turn. */
+function receiver(statuses: number[] = []) {
+  const received: Received[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const url = new URL(request.url);
+      received.push({
+        method: request.method,
+        path: url.pathname,
+        query: url.search,
+        body: await request.text(),
+      });
+      return new Response("OK", { status: statuses.shift() ?? 200 });
+    },
+  );
+  return { received, url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+function record(result: "success" | "failure", exitStatus: number): RunRecord {
+  return {
+    job: "backup",
+    id: `run-${result}`,
+    trigger: "schedule",
+    startedAt: new Date("2026-01-01T00:00:00Z"),
+    endedAt: new Date("2026-01-01T00:00:02Z"),
+    result,
+    exitStatus,
+    attempts: 1,
+    stdout: "dumping\n",
+    stderr: result === "success" ? "" : "disk full\n",
+    artifacts: [],
+  };
+}
+
+Deno.test("Notifier pings start, then success, paired by rid", async () => {
+  const hc = receiver();
+  const store = new RunStore();
+  const notifier = new Notifier(new Map([["backup", { pingUrl: `${hc.url}/ping/abc` }]]), {
+    log: silentLogger(),
+  });
+  notifier.attach(store);
+  const run = record("success", 0);
+  store.update({ ...run, stdout: "" });
+  store.finish(run);
+  await notifier.idle();
+  await notifier.close();
+  await hc.close();
+  assert.deepEqual(hc.received.map((r) => r.path), ["/ping/abc/start", "/ping/abc"]);
+  const rid = hc.received[0]!.query;
+  assert.match(rid, /^\?rid=[0-9a-f-]{36}$/);
+  assert.equal(hc.received[1]!.query, rid);
+  assert.match(hc.received[1]!.body, /dumping/);
+});
+
+Deno.test("Notifier pings the exit status with the output tail on failure and calls the webhook", async () => {
+  const hc = receiver();
+  const hook = receiver();
+  const store = new RunStore();
+  const notifier = new Notifier(
+    new Map([["backup", { pingUrl: `${hc.url}/p`, webhookUrl: `${hook.url}/hook` }]]),
+    { log: silentLogger(), hostname: "host-1" },
+  );
+  notifier.attach(store);
+  store.finish(record("failure", 3));
+  await notifier.idle();
+  await notifier.close();
+  await Promise.all([hc.close(), hook.close()]);
+  assert.equal(hc.received[0]!.path, "/p/3");
+  assert.match(hc.received[0]!.body, /disk full/);
+  const payload = JSON.parse(hook.received[0]!.body);
+  assert.equal(payload.job, "backup");
+  assert.equal(payload.result, "failure");
+  assert.equal(payload.exit_status, 3);
+  assert.equal(payload.host, "host-1");
+  assert.equal(payload.duration_seconds, 2);
+  assert.match(payload.stderr_tail, /disk full/);
+});
+
+Deno.test("Notifier calls the webhook for successes only with webhook_on: always", async () => {
+  const hook = receiver();
+  const store = new RunStore();
+  const targets = new Map<string, NotifyTarget>([["backup", {
+    webhookUrl: `${hook.url}/h`,
+    webhookOn: "failure",
+  }]]);
+  const notifier = new Notifier(targets, { log: silentLogger() });
+  notifier.attach(store);
+  store.finish(record("success", 0));
+  await notifier.idle();
+  assert.equal(hook.received.length, 0);
+  targets.set("backup", { webhookUrl: `${hook.url}/h`, webhookOn: "always" });
+  store.finish(record("success", 0));
+  await notifier.idle();
+  await notifier.close();
+  await hook.close();
+  assert.equal(hook.received.length, 1);
+});
+
+Deno.test("Notifier retries a 503 and gives up on a 404, logging without the URL's secret", async () => {
+  const hc = receiver([503, 503, 200, 404]);
+  const lines: string[] = [];
+  const pingUrl = `${hc.url}/ping/secret-uuid-1234`;
+  const log = createLogger({
+    write: (line) => lines.push(line),
+    redact: createRedactor([pingUrl]),
+  });
+  const store = new RunStore();
+  const notifier = new Notifier(new Map([["backup", { pingUrl }]]), {
+    log,
+    retryBackoffMs: 10,
+    retries: 3,
+  });
+  notifier.attach(store);
+  store.finish(record("success", 0));
+  await notifier.idle();
+  assert.equal(hc.received.length, 3, "two retries after 503, then delivered");
+  store.finish(record("failure", 1));
+  await notifier.idle();
+  await notifier.close();
+  await hc.close();
+  assert.equal(hc.received.length, 4, "a 404 is not retried");
+  assert.ok(lines.some((line) => line.includes("Could not deliver ping failure: HTTP 404")));
+  assert.ok(lines.every((line) => !line.includes("secret-uuid-1234")));
+});
+
+Deno.test("Notifier never holds up a run when the receiver hangs", async () => {
+  const hanging = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of hanging) accepted.push(conn);
+  })();
+  const port = (hanging.addr as Deno.NetAddr).port;
+  const store = new RunStore();
+  const notifier = new Notifier(new Map([["backup", { pingUrl: `http://127.0.0.1:${port}/p` }]]), {
+    log: silentLogger(),
+    timeoutMs: 200,
+    retries: 0,
+  });
+  notifier.attach(store);
+  const started = Date.now();
+  store.finish(record("success", 0));
+  assert.ok(Date.now() - started < 50, "finish() returned at once");
+  await notifier.idle();
+  assert.ok(Date.now() - started < 2000, "the timeout ended the delivery");
+  await notifier.close();
+  hanging.close();
+  for (const conn of accepted) conn.close();
+});

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { collect, freePort, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
+
+async function status(port: number): Promise<{ code: number; body: Record<string, unknown> }> {
+  const response = await fetch(`http://127.0.0.1:${port}/`);
+  return { code: response.status, body: await response.json() };
+}
+
+async function stop(child: Deno.ChildProcess, streams: { done: Promise<void> }[]): Promise<number> {
+  child.kill("SIGTERM");
+  const { code } = await child.status;
+  await Promise.all(streams.map((stream) => stream.done));
+  return code;
+}
+
+Deno.test("A restarted snapcron with a state_file still reports the failed backup", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}", state_file: "${dir}/state.json" }
+jobs:
+  backup:
+    schedule: "@yearly"
+    run_on_start: true
+    shell: "echo failing backup >&2; exit 5"
+`);
+  const first = spawnSnapcron(["run", "--config", config]);
+  const streams = [collect(first.stdout), collect(first.stderr)];
+  await waitFor(
+    "the failed run",
+    async () => ((await status(port)).code === 503 ? true : undefined),
+  );
+  assert.equal(await stop(first, streams), 0);
+
+  // The restarted process has no run of its own yet: only the state file can say it failed.
+  await Deno.writeTextFile(
+    config,
+    (await Deno.readTextFile(config)).replace("run_on_start: true", "run_on_start: false"),
+  );
+  const second = spawnSnapcron(["run", "--config", config]);
+  const again = [collect(second.stdout), collect(second.stderr)];
+  try {
+    const { code, body } = await waitFor("the status server", () => status(port));
+    assert.equal(code, 503);
+    assert.equal((body.Last as Record<string, unknown>).Exit_status, 5);
+    assert.equal((body.Last as Record<string, unknown>).Stderr, "failing backup\n");
+  } finally {
+    assert.equal(await stop(second, again), 0);
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(config);
+  }
+});
+
+Deno.test("Secrets from the config never reach logs, status, state file, pings or webhooks", async () => {
+  const sentinel = "S3NTINEL-s3cret-value";
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const received: string[] = [];
+  const receiver = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      received.push(`${new URL(request.url).pathname} ${await request.text()}`);
+      return new Response("OK");
+    },
+  );
+  const hook = `http://127.0.0.1:${receiver.addr.port}`;
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}", state_file: "${dir}/state.json" }
+jobs:
+  leaky:
+    schedule: "@yearly"
+    run_on_start: true
+    env: { DB_PASSWORD: "\${SECRET}" }
+    shell: 'echo "connecting with $DB_PASSWORD"; echo "url http://admin:$DB_PASSWORD@db:5432" >&2; exit 1'
+    ping_url: ${hook}/ping/uuid-ping-secret
+    webhook_url: ${hook}/hook
+`);
+  const child = spawnSnapcron(["run", "--config", config, "--log-format", "json"], {
+    SECRET: sentinel,
+  });
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  let statusText = "";
+  try {
+    await waitFor(
+      "the failed run",
+      async () => ((await status(port)).code === 503 ? true : undefined),
+    );
+    await waitFor(
+      "ping and webhook",
+      () => Promise.resolve(received.length >= 3 ? true : undefined),
+    );
+    statusText = JSON.stringify((await status(port)).body);
+  } finally {
+    assert.equal(await stop(child, [stdout, stderr]), 0);
+    await receiver.shutdown();
+  }
+  const outputs: Record<string, string> = {
+    logs: stderr.text(),
+    status: statusText,
+    "state file": await Deno.readTextFile(`${dir}/state.json`),
+    "pings and webhook": received.join("\n"),
+  };
+  for (const [where, text] of Object.entries(outputs)) {
+    assert.ok(text.includes("connecting with ***"), `${where} shows the masked output`);
+    assert.ok(!text.includes(sentinel), `${where} leaks the secret`);
+  }
+  assert.ok(!outputs.logs!.includes("uuid-ping-secret"), "the ping URL is a secret too");
+  assert.ok(received.some((line) => line.startsWith("/ping/uuid-ping-secret/start")));
+  assert.ok(received.some((line) => line.startsWith("/ping/uuid-ping-secret/1 ")));
+  assert.ok(received.some((line) => line.startsWith("/hook ")));
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(config);
+});
