@@ -139,8 +139,8 @@ Deno.test("snapcron -s -p -- CMD behaves like go-cron", async () => {
     "--",
     "/bin/sh",
     "-c",
-    "echo tick; exit 2",
-  ]);
+    "echo tick ${GREETING}; exit 2",
+  ], { GREETING: "hi" });
   const stderr = collect(child.stderr);
   const stdout = collect(child.stdout);
   try {
@@ -151,7 +151,7 @@ Deno.test("snapcron -s -p -- CMD behaves like go-cron", async () => {
     });
     assert.deepEqual(status, 503);
     assert.deepEqual(body.Last.Exit_status, 2);
-    assert.deepEqual(body.Last.Stdout, "tick\n");
+    assert.deepEqual(body.Last.Stdout, "tick hi\n", "the command reaches the shell verbatim");
     assert.deepEqual(body.Schedule, "* * * * *");
   } finally {
     child.kill("SIGTERM");

@@ -19,8 +19,7 @@ Config files use the standard reading instead (5 fields = minute first).`;
 
 /** True when argv is the go-cron style invocation (`-s`, `-p` flags first). */
 export function isGoCronInvocation(args: readonly string[]): boolean {
-  const first = args[0] ?? "";
-  return /^-(s|p)(=|$)|^-(s|p)./.test(first) && !first.startsWith("--");
+  return /^-[sp]/.test(args[0] ?? "");
 }
 
 /** `snapcron -s EXPR -p PORT -- CMD ARGS...`: go-cron's command line. */
@@ -64,17 +63,15 @@ export async function goCronCommand(args: string[]): Promise<number> {
     throw new UsageError(`Invalid -p "${port}": use a port number`, "gocron");
   }
   parseListen(`:${port}`);
-  // Read the schedule once here so a wrong one is reported as go-cron's flag, not as YAML.
   const schedule = parseSchedule(expression, { dialect: "gocron", timezone: defaultZone() });
+  // The job takes its defaults from the config schema; the schedule (in the legacy reading that
+  // config files never use) and the command (verbatim: no ${VAR} expansion) are set after.
   const config = parseConfig(
-    JSON.stringify({
-      status: { listen: `:${port}` },
-      jobs: { job: { schedule: "@yearly", command } },
-    }),
+    `status: { listen: ":${port}" }\njobs: { job: { schedule: "@yearly", command: [cmd] } }\n`,
     "<command line>",
     { env: () => undefined },
   );
-  config.jobs[0]!.schedule = schedule;
+  config.jobs[0] = { ...config.jobs[0]!, schedule, command };
   const log = makeLogger(config, logFormat(format, "text"));
   log.info(`snapcron ${VERSION} in go-cron mode`, { command });
   log.info(`Schedule "${expression}" read as ${schedule.description}`);
