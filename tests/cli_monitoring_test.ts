@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { collect, freePort, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
+import { collect, freePort, snapcron, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
 
 async function status(port: number): Promise<{ code: number; body: Record<string, unknown> }> {
   const response = await fetch(`http://127.0.0.1:${port}/`);
@@ -111,4 +111,75 @@ jobs:
   assert.ok(received.some((line) => line.startsWith("/hook ")));
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(config);
+});
+
+Deno.test("snapcron run serves /metrics and sends DogStatsD datagrams", async () => {
+  const { createSocket } = await import("node:dgram");
+  const udp = createSocket("udp4");
+  const datagrams: string[] = [];
+  udp.on("message", (message: Uint8Array) => datagrams.push(new TextDecoder().decode(message)));
+  await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+  const udpPort = udp.address().port;
+  const port = freePort();
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}" }
+dogstatsd: { host: 127.0.0.1, port: ${udpPort}, tags: ["env:test"] }
+jobs:
+  nightly:
+    schedule: "@yearly"
+    run_on_start: true
+    shell: "exit 3"
+`);
+  const child = spawnSnapcron(["run", "--config", config]);
+  const streams = [collect(child.stdout), collect(child.stderr)];
+  let metrics = "";
+  let contentType = "";
+  try {
+    await waitFor(
+      "the failed run",
+      async () => ((await status(port)).code === 503 ? true : undefined),
+    );
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    contentType = response.headers.get("content-type") ?? "";
+    metrics = await response.text();
+    await waitFor(
+      "the service check",
+      () => Promise.resolve(datagrams.some((d) => d.startsWith("_sc|")) ? true : undefined),
+    );
+  } finally {
+    assert.equal(await stop(child, streams), 0);
+    udp.close();
+    await Deno.remove(config);
+  }
+  assert.match(contentType, /^text\/plain; version=0\.0\.4/);
+  assert.match(metrics, /^snapcron_runs_total\{job="nightly",result="failure"\} 1$/m);
+  assert.match(metrics, /^snapcron_last_failure_timestamp_seconds\{job="nightly"\} \d+/m);
+  assert.match(metrics, /^snapcron_build_info\{version="0\.1\.0"\} 1$/m);
+  assert.ok(
+    datagrams.some((d) =>
+      /^snapcron\.run\.count:1\|c\|#.*job:nightly/.test(d) && d.includes("env:test")
+    ),
+  );
+  assert.ok(datagrams.some((d) => /^_sc\|snapcron\.job\|2\|/.test(d)), "a CRITICAL service check");
+  assert.ok(datagrams.some((d) => d.startsWith("_e{")), "an event for the failure");
+});
+
+Deno.test("snapcron once pings like the daemon, for Kubernetes CronJobs", async () => {
+  const received: string[] = [];
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    received.push(new URL(request.url).pathname);
+    return new Response("OK");
+  });
+  const config = await tempConfig(`
+jobs:
+  backup:
+    schedule: "@daily"
+    command: ["/bin/true"]
+    ping_url: http://127.0.0.1:${receiver.addr.port}/ping/abc
+`);
+  const result = await snapcron(["once", "backup", "--config", config]);
+  await receiver.shutdown();
+  await Deno.remove(config);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(received, ["/ping/abc/start", "/ping/abc"]);
 });

@@ -1,7 +1,6 @@
 import type { Config, JobConfig } from "../config/mod.ts";
 import { commandJob } from "../jobs/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { Notifier, type NotifyTarget } from "../notify/mod.ts";
 import {
   type Clock,
   Dispatcher,
@@ -12,6 +11,7 @@ import {
 } from "../runner/mod.ts";
 import { Scheduler } from "../schedule/mod.ts";
 import { createStatusHandler, type StatusJob, StatusServer } from "../status/mod.ts";
+import { Monitors } from "./_monitors.ts";
 
 /** Turns a job's config into what the dispatcher runs. */
 export function jobSpec(job: JobConfig): JobSpec {
@@ -49,8 +49,7 @@ export class Daemon {
   readonly #store: RunStore;
   readonly #dispatcher: Dispatcher;
   readonly #version: string | undefined;
-  readonly #notifier: Notifier;
-  readonly #targets = new Map<string, NotifyTarget>();
+  readonly #monitors: Monitors;
   readonly #since = new Map<string, Date>();
   readonly #closers: (() => unknown)[] = [];
   #specs = new Map<string, JobSpec>();
@@ -69,8 +68,7 @@ export class Daemon {
       ...(options.redact ? { redact: options.redact } : {}),
     });
     this.#dispatcher = new Dispatcher(this.#store, { log: this.#log, clock: this.#clock });
-    this.#notifier = new Notifier(this.#targets, { log: this.#log });
-    this.#closers.push(this.#notifier.attach(this.#store));
+    this.#monitors = new Monitors(this.#store, config, this.#log);
   }
 
   /** The run records, for tests and status. */
@@ -128,24 +126,17 @@ export class Daemon {
     this.#stopped = true;
     await this.#scheduler?.close();
     await this.#dispatcher.shutdown(this.#config.shutdownGraceMs);
-    await this.#notifier.close();
+    await this.#monitors.close();
     for (const close of this.#closers.reverse()) await close();
     await this.#server?.close();
   }
 
   #schedule(config: Config): void {
     this.#specs = new Map(config.jobs.map((job) => [job.name, jobSpec(job)]));
-    this.#targets.clear();
+    this.#monitors.reload(config);
     for (const job of config.jobs) {
       this.#store.declare(job.name);
       if (!this.#since.has(job.name)) this.#since.set(job.name, this.#clock.now());
-      if (job.pingUrl || job.webhookUrl) {
-        this.#targets.set(job.name, {
-          ...(job.pingUrl ? { pingUrl: job.pingUrl } : {}),
-          ...(job.webhookUrl ? { webhookUrl: job.webhookUrl } : {}),
-          webhookOn: job.webhookOn,
-        });
-      }
       this.#log.info("Scheduled job", {
         job: job.name,
         schedule: job.schedule.text,

@@ -1,4 +1,6 @@
-import { runJob } from "../runner/mod.ts";
+import { createRedactor } from "../log/mod.ts";
+import { runJob, RunStore } from "../runner/mod.ts";
+import { Monitors } from "./_monitors.ts";
 import { closestName } from "./_names.ts";
 import {
   EXIT,
@@ -48,16 +50,22 @@ export async function onceCommand(args: string[]): Promise<number> {
   const cancel = () => controller.abort();
   Deno.addSignalListener("SIGTERM", cancel);
   Deno.addSignalListener("SIGINT", cancel);
+  // Pings, webhooks and DogStatsD follow a one-shot run as they follow scheduled ones, so a
+  // Kubernetes CronJob running `snapcron once` is monitored the same way.
+  const store = new RunStore({ redact: createRedactor(config.secrets) });
+  const monitors = new Monitors(store, config, log);
   try {
     const record = await runJob(spec.job, {
       log,
       trigger: "once",
+      onUpdate: (update) => store.update(update),
       signal: controller.signal,
       killGraceMs: spec.killGraceMs ?? 10_000,
       ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
       ...(spec.retries !== undefined ? { retries: spec.retries } : {}),
       ...(spec.retryBackoffMs !== undefined ? { retryBackoffMs: spec.retryBackoffMs } : {}),
     });
+    store.finish(record);
     if (record.result === "success") {
       log.info("Run succeeded", { job: name });
       return EXIT.ok;
@@ -68,6 +76,7 @@ export async function onceCommand(args: string[]): Promise<number> {
     });
     return EXIT.failed;
   } finally {
+    await monitors.close();
     Deno.removeSignalListener("SIGTERM", cancel);
     Deno.removeSignalListener("SIGINT", cancel);
   }

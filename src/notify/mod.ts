@@ -36,7 +36,8 @@ export class Notifier {
   readonly #targets: Map<string, NotifyTarget>;
   readonly #options: Required<Omit<NotifierOptions, "hostname">> & { hostname: string };
   readonly #pending = new Set<Promise<void>>();
-  readonly #rids = new Map<string, string>();
+  /** Per run: its ping rid and the start ping's delivery, which the end ping waits for. */
+  readonly #runs = new Map<string, { rid: string; started: Promise<void> }>();
   readonly #controller = new AbortController();
   #closed = false;
 
@@ -80,18 +81,20 @@ export class Notifier {
     if (event.type === "start") {
       if (!target.pingUrl) return;
       const rid = crypto.randomUUID();
-      this.#rids.set(record.id, rid);
-      this.#send(record.job, "ping start", `${target.pingUrl}/start?rid=${rid}`, {
+      const started = this.#send(record.job, "ping start", `${target.pingUrl}/start?rid=${rid}`, {
         method: "POST",
       });
+      this.#runs.set(record.id, { rid, started });
       return;
     }
-    const rid = this.#rids.get(record.id);
-    this.#rids.delete(record.id);
+    const run = this.#runs.get(record.id);
+    this.#runs.delete(record.id);
+    const rid = run?.rid;
     const ok = record.result === "success";
     if (target.pingUrl) {
       const suffix = ok ? "" : `/${pingStatus(record)}`;
       const query = rid ? `?rid=${rid}` : "";
+      // The end ping goes after the start ping, or the check would look started after it ended.
       this.#send(
         record.job,
         ok ? "ping success" : "ping failure",
@@ -101,6 +104,7 @@ export class Notifier {
           headers: { "content-type": "text/plain; charset=utf-8" },
           body: pingBody(record),
         },
+        run?.started,
       );
     }
     if (target.webhookUrl && (!ok || target.webhookOn === "always")) {
@@ -112,11 +116,18 @@ export class Notifier {
     }
   }
 
-  #send(job: string, what: string, url: string, init: RequestInit): void {
-    const delivery = this.#deliver(job, what, url, init).finally(() =>
-      this.#pending.delete(delivery)
-    );
+  #send(
+    job: string,
+    what: string,
+    url: string,
+    init: RequestInit,
+    after: Promise<void> = Promise.resolve(),
+  ): Promise<void> {
+    const delivery: Promise<void> = after
+      .then(() => this.#deliver(job, what, url, init))
+      .finally(() => this.#pending.delete(delivery));
     this.#pending.add(delivery);
+    return delivery;
   }
 
   async #deliver(job: string, what: string, url: string, init: RequestInit): Promise<void> {

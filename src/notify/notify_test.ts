@@ -159,3 +159,30 @@ Deno.test("Notifier never holds up a run when the receiver hangs", async () => {
   hanging.close();
   for (const conn of accepted) conn.close();
 });
+
+Deno.test("Notifier sends the end ping only after a slow start ping was delivered", async () => {
+  const arrived: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      await request.body?.cancel();
+      if (path.endsWith("/start")) await new Promise((resolve) => setTimeout(resolve, 300));
+      arrived.push(path);
+      return new Response("OK");
+    },
+  );
+  const store = new RunStore();
+  const notifier = new Notifier(
+    new Map([["backup", { pingUrl: `http://127.0.0.1:${server.addr.port}/p` }]]),
+    { log: silentLogger() },
+  );
+  notifier.attach(store);
+  const run = record("success", 0);
+  store.update(run);
+  store.finish(run);
+  await notifier.idle();
+  await notifier.close();
+  await server.shutdown();
+  assert.deepEqual(arrived, ["/p/start", "/p"]);
+});

@@ -1,3 +1,4 @@
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../metrics/mod.ts";
 import type { JobHistory } from "../runner/mod.ts";
 import { goCronRun, goCronRunning, jobJson, jobState, type StatusJob, unhealthy } from "./_json.ts";
 
@@ -27,8 +28,8 @@ function notFound(message: string): Response {
 }
 
 /**
- * The status server's routes: `/` (go-cron JSON, 503 when a job's last run failed), `/jobs`,
- * `/jobs/NAME` and `/healthz`.
+ * The status server's routes: `/` (go-cron JSON, 503 when a job failed or is stale), `/jobs`,
+ * `/jobs/NAME`, `/metrics` (Prometheus) and `/healthz`.
  */
 export function createStatusHandler(
   source: StatusSource,
@@ -47,6 +48,10 @@ export function createStatusHandler(
       return new Response("ok\n", { headers: { "content-type": "text/plain" } });
     }
     if (path === "/") return overview(source, now(), options.version);
+    if (path === "/metrics") {
+      const text = renderPrometheus(source, options.version ? { version: options.version } : {});
+      return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+    }
     if (path === "/jobs") {
       const at = now();
       return json(source.jobs().map((job) => jobJson(job, source.history(job.name), at)));
@@ -60,7 +65,7 @@ export function createStatusHandler(
       const at = now();
       return json(jobJson(job, history, at), unhealthy(jobState(history, job, at)) ? 503 : 200);
     }
-    return notFound(`no such path "${path}": try /, /jobs, /jobs/NAME or /healthz`);
+    return notFound(`no such path "${path}": try /, /jobs, /jobs/NAME, /metrics or /healthz`);
   };
 }
 
