@@ -10,6 +10,12 @@ cd "$(dirname "$0")/.."
 deno_bin=$(scripts/install-deno.sh)
 export PATH="$(dirname "$deno_bin"):$PATH"
 
+if [ "${CI:-}" = true ]; then
+  scripts/install-test-tools.sh
+else
+  scripts/install-test-tools.sh || echo "test.sh: continuing without them" >&2
+fi
+
 services=${SNAPCRON_SERVICES:-all}
 if [ "$services" != none ]; then
   if [ "$services" = all ]; then
