@@ -1,5 +1,6 @@
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../metrics/mod.ts";
 import type { JobHistory } from "../runner/mod.ts";
+import { renderDashboard } from "./_dashboard.ts";
 import { goCronRun, goCronRunning, jobJson, jobState, type StatusJob, unhealthy } from "./_json.ts";
 
 /** Where the handlers read jobs and runs from. */
@@ -17,7 +18,21 @@ export interface StatusHandlerOptions {
 const JSON_HEADERS = {
   "content-type": "application/json; charset=utf-8",
   "cache-control": "no-store",
+  vary: "accept",
 };
+
+const HTML_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+  "x-content-type-options": "nosniff",
+  vary: "accept",
+};
+
+/** Browsers ask for HTML; curl, go-cron checks and monitors get JSON. */
+function wantsHtml(request: Request): boolean {
+  return /\btext\/html\b/.test(request.headers.get("accept") ?? "");
+}
 
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body, null, 2) + "\n", { status, headers: JSON_HEADERS });
@@ -47,6 +62,7 @@ export function createStatusHandler(
     if (path === "/healthz") {
       return new Response("ok\n", { headers: { "content-type": "text/plain" } });
     }
+    if (path === "/" && wantsHtml(request)) return dashboard(source, now(), options.version);
     if (path === "/") return overview(source, now(), options.version);
     if (path === "/metrics") {
       const text = renderPrometheus(source, options.version ? { version: options.version } : {});
@@ -69,6 +85,19 @@ export function createStatusHandler(
   };
 }
 
+function unhealthyJobs(source: StatusSource, at: Date): StatusJob[] {
+  return source.jobs().filter((job) => unhealthy(jobState(source.history(job.name), job, at)));
+}
+
+function dashboard(source: StatusSource, at: Date, version: string | undefined): Response {
+  const html = renderDashboard(source, { now: at, ...(version ? { version } : {}) });
+  // The same status as the JSON, for monitors that send Accept: text/html.
+  return new Response(html, {
+    status: unhealthyJobs(source, at).length > 0 ? 503 : 200,
+    headers: HTML_HEADERS,
+  });
+}
+
 function overview(source: StatusSource, at: Date, version: string | undefined): Response {
   const jobs = source.jobs();
   const histories = jobs.map((job) => source.history(job.name));
@@ -77,7 +106,7 @@ function overview(source: StatusSource, at: Date, version: string | undefined): 
   // With several jobs, "Last" shows the newest failure while any job is failing, so a check
   // that reads only Last.Exit_status sees the problem.
   const last = finished.find((record) => record.result !== "success") ?? finished[0];
-  const unhealthyJobs = jobs.filter((job, i) => unhealthy(jobState(histories[i], job, at)));
+  const sick = unhealthyJobs(source, at);
   const body = {
     Running: goCronRunning(histories.flatMap((history) => history?.running ?? [])),
     Last: goCronRun(last),
@@ -85,11 +114,11 @@ function overview(source: StatusSource, at: Date, version: string | undefined): 
       ? jobs[0]!.schedule
       : jobs.map((job) => `${job.name}=${job.schedule}`).join("; "),
     ...(version ? { version } : {}),
-    healthy: unhealthyJobs.length === 0,
-    unhealthy_jobs: unhealthyJobs.map((job) => job.name),
+    healthy: sick.length === 0,
+    unhealthy_jobs: sick.map((job) => job.name),
     jobs: Object.fromEntries(
       jobs.map((job, i) => [job.name, jobJson(job, histories[i], at)]),
     ),
   };
-  return json(body, unhealthyJobs.length > 0 ? 503 : 200);
+  return json(body, sick.length > 0 ? 503 : 200);
 }

@@ -1,4 +1,5 @@
-/** The status server: go-cron compatible JSON, per-job detail and liveness. */
+/** The status server: go-cron compatible JSON, dashboard, metrics, per-job detail, liveness. */
+export { type DashboardOptions, renderDashboard } from "./_dashboard.ts";
 export { createStatusHandler, type StatusHandlerOptions, type StatusSource } from "./_handler.ts";
 export {
   type GoCronRun,

@@ -181,3 +181,21 @@ Deno.test("A job that never succeeded turns stale only after the window since it
   assert.equal(late.status, 503);
   assert.equal(late.body.jobs.backup.state, "stale");
 });
+
+Deno.test("GET / gives browsers the HTML dashboard with the same status code", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "failure", 1, "2026-01-01T00:00:00Z"));
+  const handler = handlerFor(store);
+  const page = handler(
+    new Request("http://localhost/", { headers: { accept: "text/html,*/*;q=0.8" } }),
+  );
+  assert.equal(page.status, 503);
+  assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+  assert.match(
+    await page.text(),
+    /data-job="backup"[^>]*data-state="failed"|data-state="failed"[^>]*data-job="backup"/,
+  );
+  const api = handler(new Request("http://localhost/", { headers: { accept: "*/*" } }));
+  assert.match(api.headers.get("content-type") ?? "", /^application\/json/);
+  await api.body?.cancel();
+});
