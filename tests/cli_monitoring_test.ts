@@ -51,7 +51,7 @@ jobs:
   }
 });
 
-Deno.test("Secrets from the config never reach logs, status, state file, pings or webhooks", async () => {
+Deno.test("Secrets from the config never reach logs, status, dashboard, metrics, state file, pings or webhooks", async () => {
   const sentinel = "S3NTINEL-s3cret-value";
   const dir = await Deno.makeTempDir();
   const port = freePort();
@@ -81,6 +81,8 @@ jobs:
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   let statusText = "";
+  let dashboardText = "";
+  let metricsText = "";
   try {
     await waitFor(
       "the failed run",
@@ -91,6 +93,9 @@ jobs:
       () => Promise.resolve(received.length >= 3 ? true : undefined),
     );
     statusText = JSON.stringify((await status(port)).body);
+    const page = await fetch(`http://127.0.0.1:${port}/`, { headers: { accept: "text/html" } });
+    dashboardText = await page.text();
+    metricsText = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   } finally {
     assert.equal(await stop(child, [stdout, stderr]), 0);
     await receiver.shutdown();
@@ -98,6 +103,7 @@ jobs:
   const outputs: Record<string, string> = {
     logs: stderr.text(),
     status: statusText,
+    dashboard: dashboardText,
     "state file": await Deno.readTextFile(`${dir}/state.json`),
     "pings and webhook": received.join("\n"),
   };
@@ -105,6 +111,7 @@ jobs:
     assert.ok(text.includes("connecting with ***"), `${where} shows the masked output`);
     assert.ok(!text.includes(sentinel), `${where} leaks the secret`);
   }
+  assert.ok(!metricsText.includes(sentinel), "metrics leak the secret");
   assert.ok(!outputs.logs!.includes("uuid-ping-secret"), "the ping URL is a secret too");
   assert.ok(received.some((line) => line.startsWith("/ping/uuid-ping-secret/start")));
   assert.ok(received.some((line) => line.startsWith("/ping/uuid-ping-secret/1 ")));
