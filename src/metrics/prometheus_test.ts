@@ -62,6 +62,7 @@ function busyStore(): { store: RunStore; source: MetricsSource } {
   store.finish(
     record("db", "success", "2026-01-01T00:00:00Z", {
       artifacts: [{ kind: "file", name: "a.tar", size: 1000 }, { kind: "file", name: "b.tar" }],
+      deletions: 2,
     }),
   );
   store.finish(record("db", "failure", "2026-01-01T01:00:00Z"));
@@ -69,7 +70,6 @@ function busyStore(): { store: RunStore; source: MetricsSource } {
   store.finish(unended(record("db", "success", "2026-01-01T03:00:00Z")));
   store.update(unended(record("db", "success", "2026-01-01T04:00:00Z"), true));
   store.skip("db", "previous run still running (overlap: skip)", new Date("2026-01-01T04:00:01Z"));
-  store.countDeletions("db", 2);
   store.finish(record('we"ird\\job\nx', "cancelled", "2026-01-01T00:00:00Z"));
   const source = sourceFor(store, { db: new Date("2026-01-01T05:00:00Z") });
   return { store, source };

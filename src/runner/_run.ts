@@ -105,6 +105,8 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
         }
       }
       outcome = await attemptOnce(job, {
+        runId: record.id,
+        startedAt: record.startedAt,
         signal: stop.signal,
         killSignal: kill.signal,
         log,
@@ -141,6 +143,7 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
   record.stdout = stdout.toString();
   record.stderr = stderr.toString();
   if (outcome.artifacts) record.artifacts = outcome.artifacts;
+  if (outcome.deletions) record.deletions = outcome.deletions;
   record.exitStatus = outcome.exitStatus;
   if (outcome.exitStatus === 0) {
     record.result = "success";

@@ -133,6 +133,7 @@ export class RunStore {
     if (record.result === "success") {
       for (const artifact of record.artifacts) totals.bytes += artifact.size ?? 0;
     }
+    totals.deletions += record.deletions ?? 0;
     this.#emit({ type: "finish", record });
   }
 
@@ -163,11 +164,6 @@ export class RunStore {
       if (stored.lastSuccess && !entry.lastSuccess) entry.lastSuccess = stored.lastSuccess;
       if (stored.lastFailure && !entry.lastFailure) entry.lastFailure = stored.lastFailure;
     }
-  }
-
-  /** Counts backups that retention deleted for `job`. */
-  countDeletions(job: string, count: number): void {
-    this.#entry(job).totals.deletions += count;
   }
 
   /** The names of all known jobs, in the order they became known. */

@@ -44,6 +44,8 @@ export interface RunRecord {
   progress?: Progress;
   error?: string;
   artifacts: Artifact[];
+  /** Old backups or snapshots that retention deleted during this run. */
+  deletions?: number;
 }
 
 /** What a job hands back when it ends without throwing. */
@@ -51,10 +53,15 @@ export interface JobOutcome {
   exitStatus: number;
   error?: string;
   artifacts?: Artifact[];
+  deletions?: number;
 }
 
 /** Everything a job may touch while it runs. */
 export interface JobContext {
+  /** The run's id, for object keys and logs. */
+  runId: string;
+  /** When the run started. */
+  startedAt: Date;
   /** Aborted on timeout, cancel or shutdown: stop gracefully (SIGTERM). */
   signal: AbortSignal;
   /** Aborted after the grace period that follows `signal`: stop now (SIGKILL). */
