@@ -1,0 +1,198 @@
+/**
+ * By-hand benchmark (not part of the test suite): wall time of `EtcdClient.snapshot()` read to
+ * the end (verified and discarded) over gRPC and over the JSON gateway, against
+ * `etcdctl snapshot save`, on a throwaway etcd loaded with values of 100 KB.
+ *
+ *   deno run --allow-all tests/etcd_bench.ts [--mb 100] [--runs 5]
+ */
+import { parseArgs } from "node:util";
+import { EtcdClient } from "../src/etcd/mod.ts";
+
+const encoder = new TextEncoder();
+
+function print(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${url}: HTTP ${response.status}: ${text}`);
+}
+
+async function startEtcd(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const url = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const child = new Deno.Command("etcd", {
+    args: [
+      "--name=default",
+      `--data-dir=${dir}/data`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=default=${peer}`,
+      `--quota-backend-bytes=${4 * 1024 ** 3}`,
+      "--logger=zap",
+      "--log-outputs=stderr",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const log = await Deno.open(`${dir}/etcd.log`, { create: true, write: true });
+  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+  const stop = async () => {
+    child.kill("SIGTERM");
+    await child.status;
+    await logged;
+  };
+  for (let tries = 0;; tries++) {
+    try {
+      await post(`${url}/v3/maintenance/status`, {});
+      return { url, stop };
+    } catch (error) {
+      if (tries > 300) {
+        await stop();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Puts `megabytes` of random 100 KB values, 10 per transaction, 8 transactions at a time. */
+async function load(url: string, megabytes: number): Promise<void> {
+  const values = Math.ceil(megabytes * 1_000_000 / 100_000);
+  const transactions: number[][] = [];
+  for (let index = 0; index < values; index += 10) {
+    transactions.push(Array.from({ length: Math.min(10, values - index) }, (_, k) => index + k));
+  }
+  const random = new Uint8Array(100_000);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < transactions.length) {
+      const keys = transactions[next++]!;
+      const success = keys.map((key) => {
+        for (let offset = 0; offset < random.length; offset += 65_536) {
+          crypto.getRandomValues(random.subarray(offset, offset + 65_536));
+        }
+        return {
+          requestPut: {
+            key: encoder.encode(`/bench/${String(key).padStart(6, "0")}`).toBase64(),
+            value: random.toBase64(),
+          },
+        };
+      });
+      await post(`${url}/v3/kv/txn`, { success });
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+async function time(fn: () => Promise<number>): Promise<{ ms: number; bytes: number }> {
+  const started = performance.now();
+  const bytes = await fn();
+  return { ms: performance.now() - started, bytes };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { mb: { type: "string", default: "100" }, runs: { type: "string", default: "5" } },
+  });
+  const megabytes = Number(values.mb);
+  const runs = Number(values.runs);
+  const dir = await Deno.makeTempDir({ prefix: "snapcron-etcd-bench-" });
+  const etcd = await startEtcd(dir);
+  const client = new EtcdClient({ endpoints: [etcd.url], timeoutMs: 60_000 });
+  try {
+    const loadTime = await time(async () => {
+      await load(etcd.url, megabytes);
+      return 0;
+    });
+    const status = await client.status();
+    print(
+      `etcd ${status.version}, database ${(status.dbSize / 1e6).toFixed(1)} MB, loaded in ${
+        (loadTime.ms / 1000).toFixed(1)
+      } s`,
+    );
+
+    const file = `${dir}/snapshot.db`;
+    const methods: Record<string, () => Promise<number>> = {
+      "etcdctl snapshot save": async () => {
+        const output = await new Deno.Command("etcdctl", {
+          args: [`--endpoints=${etcd.url}`, "snapshot", "save", file],
+          env: { ETCDCTL_API: "3" },
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        if (!output.success) throw new Error("etcdctl snapshot save failed");
+        return (await Deno.stat(file)).size;
+      },
+      "grpc -> discard": () => consume(client, "grpc"),
+      "gateway -> discard": () => consume(client, "gateway"),
+      "grpc -> file": () => consume(client, "grpc", `${dir}/grpc.db`),
+    };
+    // Rounds interleave the methods, so that drift (page cache, compaction) hits all alike.
+    const results = new Map<string, { ms: number; bytes: number }[]>();
+    for (let run = 0; run < runs; run++) {
+      for (const [name, fn] of Object.entries(methods)) {
+        const list = results.get(name) ?? [];
+        list.push(await time(fn));
+        results.set(name, list);
+      }
+    }
+    const medians = new Map<string, number>();
+    for (const [name, list] of results) {
+      const ms = median(list.map((result) => result.ms));
+      medians.set(name, ms);
+      const sizes = [...new Set(list.map((result) => result.bytes))].join(", ");
+      print(
+        `${name.padEnd(22)} median ${(ms / 1000).toFixed(2)} s  runs ${
+          list.map((result) => (result.ms / 1000).toFixed(2)).join(" ")
+        }  bytes ${sizes}`,
+      );
+    }
+    const reference = medians.get("etcdctl snapshot save")!;
+    for (const name of ["grpc -> discard", "gateway -> discard", "grpc -> file"]) {
+      print(`${name} / etcdctl = ${(medians.get(name)! / reference).toFixed(2)}`);
+    }
+  } finally {
+    client.close();
+    await etcd.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function consume(
+  client: EtcdClient,
+  transport: "grpc" | "gateway",
+  file?: string,
+): Promise<number> {
+  const stream = await client.snapshot({ transport });
+  if (file === undefined) {
+    for await (const _chunk of stream.body) {
+      // Discard: the stream verifies size and SHA-256 itself.
+    }
+  } else {
+    using out = await Deno.open(file, { create: true, write: true, truncate: true });
+    await stream.body.pipeTo(out.writable, { preventClose: true });
+    await out.sync();
+  }
+  return (await stream.done).size;
+}
+
+if (import.meta.main) await main();
