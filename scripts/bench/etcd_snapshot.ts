@@ -3,10 +3,11 @@
  * the end (verified and discarded) over gRPC and over the JSON gateway, against
  * `etcdctl snapshot save`, on a throwaway etcd loaded with values of 100 KB.
  *
- *   deno run --allow-all tests/etcd_bench.ts [--mb 100] [--runs 5]
+ *   deno run --allow-all scripts/bench/etcd_snapshot.ts [--mb 100] [--runs 5]
  */
 import { parseArgs } from "node:util";
-import { EtcdClient } from "../src/etcd/mod.ts";
+import { EtcdClient } from "../../src/etcd/mod.ts";
+import { post, startEtcd } from "../../tests/_etcd.ts";
 
 const encoder = new TextEncoder();
 
@@ -14,61 +15,6 @@ function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function post(url: string, body: unknown): Promise<void> {
-  const response = await fetch(url, { method: "POST", body: JSON.stringify(body) });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`POST ${url}: HTTP ${response.status}: ${text}`);
-}
-
-async function startEtcd(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const url = `http://127.0.0.1:${freePort()}`;
-  const peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command("etcd", {
-    args: [
-      "--name=default",
-      `--data-dir=${dir}/data`,
-      `--listen-client-urls=${url}`,
-      `--advertise-client-urls=${url}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=default=${peer}`,
-      `--quota-backend-bytes=${4 * 1024 ** 3}`,
-      "--logger=zap",
-      "--log-outputs=stderr",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const log = await Deno.open(`${dir}/etcd.log`, { create: true, write: true });
-  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
-  const stop = async () => {
-    child.kill("SIGTERM");
-    await child.status;
-    await logged;
-  };
-  for (let tries = 0;; tries++) {
-    try {
-      await post(`${url}/v3/maintenance/status`, {});
-      return { url, stop };
-    } catch (error) {
-      if (tries > 300) {
-        await stop();
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-/** Puts `megabytes` of random 100 KB values, 10 per transaction, 8 transactions at a time. */
 async function load(url: string, megabytes: number): Promise<void> {
   const values = Math.ceil(megabytes * 1_000_000 / 100_000);
   const transactions: number[][] = [];
