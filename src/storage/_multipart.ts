@@ -1,0 +1,383 @@
+/**
+ * Streaming multipart upload of a stream of unknown length, independent of the S3 client: the
+ * stream is cut into part-size buffers, at most `concurrency` parts are in flight and nothing more
+ * is read while they are, so memory stays below `partSize * (concurrency + 1)`. Any failure or
+ * abort cancels the source, lets the parts in flight finish (cutting them after a grace period)
+ * and only then aborts the upload: a part the server is still writing when the abort arrives
+ * outlives it (S3 says so; s3proxy then cannot remove it at all).
+ */
+import { createHash, type Hash } from "node:crypto";
+import { backoffMs, delay, raceAbort } from "./_async.ts";
+
+/** A whole object smaller than one part, sent in one request. */
+export interface SinglePut {
+  bytes: Uint8Array;
+  /** Base64 MD5 of `bytes`, for `Content-MD5`. */
+  md5: string;
+  /** Hex SHA-256 of `bytes`. */
+  sha256: string;
+}
+
+/** One part of a multipart upload. */
+export interface PartUpload {
+  /** 1-based. */
+  number: number;
+  bytes: Uint8Array;
+  /** Base64 MD5 of `bytes`, for `Content-MD5`. */
+  md5: string;
+}
+
+/** The requests a multipart upload needs; `P` is what the target keeps per uploaded part. */
+export interface MultipartTarget<P> {
+  /** Stores the whole object; returns its ETag. */
+  putObject(put: SinglePut, signal: AbortSignal): Promise<string | undefined>;
+  /** Starts a multipart upload; returns its id. */
+  createUpload(signal: AbortSignal): Promise<string>;
+  uploadPart(uploadId: string, part: PartUpload, signal: AbortSignal): Promise<P>;
+  /** Assembles the parts (in part order); returns the object's ETag. */
+  completeUpload(
+    uploadId: string,
+    parts: readonly P[],
+    signal: AbortSignal,
+  ): Promise<string | undefined>;
+  /** Discards the upload and its parts; runs after the caller's signal was aborted. */
+  abortUpload(uploadId: string): Promise<void>;
+  /** Whether a failed put or part is worth sending again. */
+  isRetryable(error: unknown): boolean;
+}
+
+/** Options of {@linkcode uploadStream}. */
+export interface UploadStreamOptions {
+  partSize: number;
+  concurrency: number;
+  /** Extra attempts for a part (or the single put) after a retryable failure. */
+  retries: number;
+  /** 10,000 for S3. */
+  maxParts?: number;
+  /** First backoff between attempts (jittered, doubling); 250 ms. */
+  retryBaseMs?: number;
+  /** After a failure or abort, how long parts in flight may finish before they are cut; 10 s. */
+  inFlightGraceMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+/** What {@linkcode uploadStream} stored. */
+export interface UploadStreamResult {
+  size: number;
+  sha256: string;
+  etag?: string;
+  /** 0 for a single put. */
+  parts: number;
+}
+
+/** Where an upload failed: reading the source, one of the requests, the part limit or an abort. */
+export type UploadStep = "read" | "put" | "create" | "part" | "complete" | "limit" | "aborted";
+
+/** Options of {@linkcode UploadFailure}. */
+export interface UploadFailureOptions {
+  partNumber?: number;
+  attempts?: number;
+  cause: unknown;
+}
+
+/** Why {@linkcode uploadStream} failed; by the time it is thrown the upload has been aborted. */
+export class UploadFailure extends Error {
+  readonly step: UploadStep;
+  readonly partNumber: number | undefined;
+  readonly attempts: number;
+  /** The multipart upload's id, when one was started. */
+  uploadId: string | undefined;
+  /** Set when aborting the multipart upload failed too: parts may remain. */
+  abortError: unknown;
+
+  /** `cause` is the underlying error (the S3 error, the source's error or the abort reason). */
+  constructor(step: UploadStep, options: UploadFailureOptions) {
+    super(`Upload failed at step "${step}"`, { cause: options.cause });
+    this.name = "UploadFailure";
+    this.step = step;
+    this.partNumber = options.partNumber;
+    this.attempts = options.attempts ?? 1;
+  }
+}
+
+/** Base64 MD5, the `Content-MD5` header value. */
+export function md5Base64(bytes: Uint8Array): string {
+  return createHash("md5").update(bytes).digest("base64");
+}
+
+/** Uploads `body` through `target`: one put when it fits in one part, else a multipart upload. */
+export async function uploadStream<P>(
+  body: ReadableStream<Uint8Array>,
+  target: MultipartTarget<P>,
+  options: UploadStreamOptions,
+): Promise<UploadStreamResult> {
+  const { partSize, concurrency } = options;
+  const maxParts = options.maxParts ?? 10_000;
+  const userSignal = options.signal;
+  // Aborted by the caller's signal or by the first failure: read nothing more, retry nothing.
+  const stop = new AbortController();
+  // Aborted once the grace period after `stop` is over: cut the part requests in flight.
+  const cut = new AbortController();
+  const onUserAbort = () => stop.abort(userSignal?.reason);
+  userSignal?.addEventListener("abort", onUserAbort, { once: true });
+
+  const hash = createHash("sha256");
+  const reader = new PartReader(body.getReader(), partSize, hash);
+  const pending = new Set<Promise<void>>();
+  const parts: P[] = [];
+  let stored = 0;
+  let uploadId: string | undefined;
+  let partFailure: UploadFailure | undefined;
+  let step: UploadStep = "read";
+
+  function progress(bytes: number): void {
+    stored += bytes;
+    try {
+      options.onProgress?.(stored);
+    } catch {
+      // A broken progress display must not fail a backup.
+    }
+  }
+
+  function retry<T>(fn: () => Promise<T>, counter: { attempts: number }): Promise<T> {
+    return withRetries(fn, counter, {
+      retries: options.retries,
+      baseMs: options.retryBaseMs ?? 250,
+      isRetryable: (error) => target.isRetryable(error),
+      signal: stop.signal,
+    });
+  }
+
+  function startPart(id: string, number: number, filled: FilledPart): Promise<void> {
+    const bytes = filled.buffer.subarray(0, filled.length);
+    const part = { number, bytes, md5: filled.md5 };
+    const counter = { attempts: 0 };
+    const running = retry(() => target.uploadPart(id, part, cut.signal), counter).then(
+      (uploaded) => {
+        parts[number - 1] = uploaded;
+        reader.release(filled.buffer);
+        progress(filled.length);
+      },
+      (cause) => {
+        // Parts cut short by an earlier failure or an abort are not the story.
+        if (stop.signal.aborted) return;
+        partFailure = new UploadFailure("part", {
+          partNumber: number,
+          attempts: counter.attempts,
+          cause,
+        });
+        stop.abort(partFailure);
+      },
+    ).finally(() => pending.delete(running));
+    pending.add(running);
+    return running;
+  }
+
+  try {
+    if (userSignal?.aborted) throw userSignal.reason;
+    let filled = await reader.next(stop.signal);
+    if (filled.last) {
+      step = "put";
+      const bytes = filled.buffer.subarray(0, filled.length);
+      const sha256 = hash.digest("hex");
+      const put = { bytes, md5: filled.md5, sha256 };
+      const counter = { attempts: 0 };
+      try {
+        const etag = await retry(() => target.putObject(put, stop.signal), counter);
+        progress(filled.length);
+        return withEtag({ size: reader.size, sha256, parts: 0 }, etag);
+      } catch (cause) {
+        if (userSignal?.aborted) throw cause;
+        throw new UploadFailure("put", { attempts: counter.attempts, cause });
+      }
+    }
+    step = "create";
+    // Not cut by an abort either: an upload created unseen could not be aborted.
+    const id = await target.createUpload(cut.signal);
+    uploadId = id;
+    stop.signal.throwIfAborted();
+    for (let number = 1;; number++) {
+      if (number === maxParts && !filled.last) {
+        step = "limit";
+        throw new RangeError(`The stream needs more than ${maxParts} parts`);
+      }
+      startPart(id, number, filled);
+      if (filled.last) break;
+      while (pending.size >= concurrency) await raceAbort(Promise.race(pending), stop.signal);
+      if (partFailure !== undefined) throw partFailure;
+      step = "read";
+      filled = await reader.next(stop.signal);
+    }
+    step = "part";
+    await raceAbort(Promise.all(pending), stop.signal);
+    if (partFailure !== undefined) throw partFailure;
+    step = "complete";
+    // Not cut by an abort: once sent, completing is quicker than undoing.
+    const etag = await target.completeUpload(id, parts, cut.signal);
+    return withEtag({ size: reader.size, sha256: hash.digest("hex"), parts: parts.length }, etag);
+  } catch (error) {
+    const failure = error instanceof UploadFailure
+      ? error
+      : userSignal?.aborted
+      ? new UploadFailure("aborted", { cause: userSignal.reason })
+      : new UploadFailure(step, { cause: error });
+    if (!stop.signal.aborted) stop.abort(failure);
+    await reader.cancel(failure);
+    // Abort only once no part is in flight, or a part landing late would outlive the abort.
+    const grace = new AbortController();
+    const settled = Promise.allSettled([...pending]);
+    await Promise.race([settled, delay(options.inFlightGraceMs ?? 10_000, grace.signal)])
+      .catch(() => {});
+    grace.abort();
+    cut.abort(failure);
+    await settled;
+    failure.uploadId = uploadId;
+    if (uploadId !== undefined) {
+      try {
+        await target.abortUpload(uploadId);
+      } catch (abortError) {
+        failure.abortError = abortError;
+      }
+    }
+    throw failure;
+  } finally {
+    userSignal?.removeEventListener("abort", onUserAbort);
+    reader.releaseLock();
+  }
+}
+
+function withEtag(
+  result: UploadStreamResult,
+  etag: string | undefined,
+): UploadStreamResult {
+  if (etag !== undefined) result.etag = etag;
+  return result;
+}
+
+interface RetryOptions {
+  retries: number;
+  baseMs: number;
+  isRetryable: (error: unknown) => boolean;
+  signal: AbortSignal;
+}
+
+async function withRetries<T>(
+  fn: () => Promise<T>,
+  counter: { attempts: number },
+  options: RetryOptions,
+): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    counter.attempts = attempt + 1;
+    try {
+      return await fn();
+    } catch (error) {
+      const again = attempt < options.retries && !options.signal.aborted &&
+        options.isRetryable(error);
+      if (!again) throw error;
+    }
+    await delay(backoffMs(attempt, options.baseMs), options.signal);
+  }
+}
+
+/** One buffer filled from the stream; `last` is true when the stream has nothing more. */
+interface FilledPart {
+  buffer: Uint8Array;
+  length: number;
+  /** Base64 MD5 of the filled bytes. */
+  md5: string;
+  last: boolean;
+}
+
+/** Cuts a byte stream into part-size buffers, hashing every byte once, and recycles buffers. */
+class PartReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #partSize: number;
+  readonly #hash: Hash;
+  readonly #pool: Uint8Array[] = [];
+  /** The unread tail of the last chunk read. */
+  #leftover: Uint8Array | undefined;
+  #done = false;
+  size = 0;
+
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, partSize: number, hash: Hash) {
+    this.#reader = reader;
+    this.#partSize = partSize;
+    this.#hash = hash;
+  }
+
+  /**
+   * Fills the next buffer; a full buffer is `last` only when the stream ends right after it.
+   * MD5 is computed chunk by chunk: in one go it would block the event loop for tens of ms a part.
+   */
+  async next(signal: AbortSignal): Promise<FilledPart> {
+    const buffer = this.#pool.pop() ?? new Uint8Array(this.#partSize);
+    const md5 = createHash("md5");
+    let length = 0;
+    let last = false;
+    while (length < this.#partSize) {
+      const chunk = this.#leftover ?? await this.#read(signal);
+      this.#leftover = undefined;
+      if (chunk === undefined) {
+        last = true;
+        break;
+      }
+      const take = Math.min(chunk.length, this.#partSize - length);
+      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+      buffer.set(piece, length);
+      md5.update(piece);
+      length += take;
+      if (take < chunk.length) this.#leftover = chunk.subarray(take);
+    }
+    // Look ahead one chunk so that an empty last part is never sent.
+    if (!last && this.#leftover === undefined) {
+      this.#leftover = await this.#read(signal);
+      last = this.#leftover === undefined;
+    }
+    return { buffer, length, md5: md5.digest("base64"), last };
+  }
+
+  /** Gives a buffer whose part has been stored back for reuse. */
+  release(buffer: Uint8Array): void {
+    this.#pool.push(buffer);
+  }
+
+  /** Cancels the source unless it was read to its end. */
+  async cancel(reason: unknown): Promise<void> {
+    this.#leftover = undefined;
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      await this.#reader.cancel(reason);
+    } catch {
+      // The source already failed; that error is the one reported.
+    }
+  }
+
+  releaseLock(): void {
+    try {
+      this.#reader.releaseLock();
+    } catch {
+      // A read still pending after an abort keeps the lock; the stream is cancelled anyway.
+    }
+  }
+
+  async #read(signal: AbortSignal): Promise<Uint8Array | undefined> {
+    while (!this.#done) {
+      const result = await raceAbort(this.#reader.read(), signal);
+      if (result.done) {
+        this.#done = true;
+        return undefined;
+      }
+      const chunk: unknown = result.value;
+      if (!(chunk instanceof Uint8Array)) {
+        throw new TypeError(`The stream yielded ${typeof chunk} instead of Uint8Array chunks`);
+      }
+      if (chunk.length === 0) continue;
+      this.#hash.update(chunk);
+      this.size += chunk.length;
+      return chunk;
+    }
+    return undefined;
+  }
+}
