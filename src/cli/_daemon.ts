@@ -1,5 +1,4 @@
-import type { Config, JobConfig } from "../config/mod.ts";
-import { commandJob } from "../jobs/mod.ts";
+import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
   type Clock,
@@ -11,26 +10,8 @@ import {
 } from "../runner/mod.ts";
 import { Scheduler } from "../schedule/mod.ts";
 import { createStatusHandler, type StatusJob, StatusServer } from "../status/mod.ts";
+import { jobSpec, Storages } from "./_jobs.ts";
 import { Monitors } from "./_monitors.ts";
-
-/** Turns a job's config into what the dispatcher runs. */
-export function jobSpec(job: JobConfig): JobSpec {
-  const spec: JobSpec = {
-    job: commandJob(job.name, {
-      ...(job.command ? { argv: job.command } : {}),
-      ...(job.shell !== undefined ? { shell: job.shell } : {}),
-      ...(job.env ? { env: job.env } : {}),
-      ...(job.workdir ? { workdir: job.workdir } : {}),
-    }),
-    overlap: job.overlap,
-    killGraceMs: job.killGraceMs,
-    retries: job.retries,
-    retryBackoffMs: job.retryBackoffMs,
-  };
-  if (job.group !== undefined) spec.group = job.group;
-  if (job.timeoutMs !== undefined) spec.timeoutMs = job.timeoutMs;
-  return spec;
-}
 
 /** Options of {@linkcode Daemon}. */
 export interface DaemonOptions {
@@ -50,6 +31,7 @@ export class Daemon {
   readonly #dispatcher: Dispatcher;
   readonly #version: string | undefined;
   readonly #monitors: Monitors;
+  readonly #storages: Storages;
   readonly #since = new Map<string, Date>();
   readonly #closers: (() => unknown)[] = [];
   #specs = new Map<string, JobSpec>();
@@ -69,6 +51,7 @@ export class Daemon {
     });
     this.#dispatcher = new Dispatcher(this.#store, { log: this.#log, clock: this.#clock });
     this.#monitors = new Monitors(this.#store, config, this.#log);
+    this.#storages = new Storages(config);
   }
 
   /** The run records, for tests and status. */
@@ -127,12 +110,14 @@ export class Daemon {
     await this.#scheduler?.close();
     await this.#dispatcher.shutdown(this.#config.shutdownGraceMs);
     await this.#monitors.close();
+    this.#storages.close();
     for (const close of this.#closers.reverse()) await close();
     await this.#server?.close();
   }
 
   #schedule(config: Config): void {
-    this.#specs = new Map(config.jobs.map((job) => [job.name, jobSpec(job)]));
+    this.#storages.reload(config);
+    this.#specs = new Map(config.jobs.map((job) => [job.name, jobSpec(job, this.#storages)]));
     this.#monitors.reload(config);
     for (const job of config.jobs) {
       this.#store.declare(job.name);

@@ -2,6 +2,7 @@ import { ConfigError } from "../config/mod.ts";
 import { ScheduleSyntaxError } from "../schedule/mod.ts";
 import { EXIT, printError, UsageError, VERSION } from "./_common.ts";
 import { goCronCommand, isGoCronInvocation } from "./gocron.ts";
+import { listCommand, restoreCommand, retentionCommand } from "./backups.ts";
 import { nextCommand } from "./next.ts";
 import { onceCommand } from "./once.ts";
 import { runCommand } from "./run.ts";
@@ -16,6 +17,9 @@ Usage:
   snapcron once JOB [--config FILE]        run one job now, exit with its status
   snapcron validate [--config FILE]        check the config, print the plan
   snapcron next EXPR [--count N] [--from ISO] [--tz ZONE] [--dialect standard|gocron]
+  snapcron list JOB [--json]               list the job's backups
+  snapcron retention JOB [--dry-run]       prune old backups now, or show the plan
+  snapcron restore JOB BACKUP --to FILE    download, verify and unpack a backup
   snapcron version
   snapcron -s EXPR [-p PORT] -- CMD [ARGS...]   go-cron compatible invocation
 
@@ -28,6 +32,9 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   once: onceCommand,
   validate: validateCommand,
   next: nextCommand,
+  list: listCommand,
+  retention: retentionCommand,
+  restore: restoreCommand,
   version: versionCommand,
 };
 
@@ -44,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
     const command = COMMANDS[name];
     if (!command) {
       throw new UsageError(
-        `Unknown command "${name}": use run, once, validate, next or version (snapcron --help)`,
+        `Unknown command "${name}": use run, once, validate, next, list, retention, restore or version (snapcron --help)`,
       );
     }
     return await command(rest);

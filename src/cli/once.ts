@@ -11,7 +11,7 @@ import {
   print,
   UsageError,
 } from "./_common.ts";
-import { jobSpec } from "./_daemon.ts";
+import { jobSpec, Storages } from "./_jobs.ts";
 
 /** Help text of `snapcron once`. */
 export const ONCE_HELP = `Usage: snapcron once JOB [--config FILE] [--log-format text|json]
@@ -45,7 +45,8 @@ export async function onceCommand(args: string[]): Promise<number> {
     );
   }
   const log = makeLogger(config, values["log-format"] ? format : undefined);
-  const spec = jobSpec(job);
+  const storages = new Storages(config);
+  const spec = jobSpec(job, storages);
   const controller = new AbortController();
   const cancel = () => controller.abort();
   Deno.addSignalListener("SIGTERM", cancel);
@@ -77,6 +78,7 @@ export async function onceCommand(args: string[]): Promise<number> {
     return EXIT.failed;
   } finally {
     await monitors.close();
+    storages.close();
     Deno.removeSignalListener("SIGTERM", cancel);
     Deno.removeSignalListener("SIGINT", cancel);
   }

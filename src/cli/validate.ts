@@ -24,7 +24,15 @@ export async function validateCommand(args: string[]): Promise<number> {
     : "status server disabled";
   print(`Config "${config.file}" is valid: ${config.jobs.length} job(s), ${status}`);
   for (const job of config.jobs) {
-    const what = job.command ? JSON.stringify(job.command) : `sh -c ${JSON.stringify(job.shell)}`;
+    const what = job.etcd
+      ? `etcd ${job.etcd.endpoints.join(", ")}`
+      : job.elasticsearch
+      ? `${
+        job.elasticsearch.urls.join(", ")
+      } into repository "${job.elasticsearch.repository.name}"`
+      : job.command
+      ? JSON.stringify(job.command)
+      : `sh -c ${JSON.stringify(job.shell)}`;
     print(`\n${job.name} (${job.kind}): ${what}`);
     print(
       `  schedule  "${job.schedule.text}" (${job.schedule.description}), zone ${job.schedule.timezone}`,
@@ -41,6 +49,14 @@ export async function validateCommand(args: string[]): Promise<number> {
         : []),
     ];
     print(`  rules     ${rules.join(", ")}`);
+    if (job.upload) {
+      const storage = config.storage[job.upload.storage]!;
+      const where = storage.type === "s3"
+        ? `s3://${storage.bucket}/${storage.prefix ?? ""}`
+        : storage.path;
+      print(`  upload    ${where} as "${job.upload.key}" (${job.upload.compress})`);
+    }
+    if (job.retention) print(`  retention ${JSON.stringify(job.retention)}`);
     let at = now;
     const times: string[] = [];
     for (let i = 0; i < 3; i++) {

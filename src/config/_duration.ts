@@ -45,3 +45,28 @@ export function formatDuration(ms: number): string {
   if (rest > 0) out += `${rest}ms`;
   return out;
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** Parses a byte size such as `16MiB`, `5MB`, `1.5GiB` or `1048576`. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? "?"];
+  if (!match || unit === undefined) {
+    throw new RangeError(
+      `Invalid size "${text}": use a number with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. "16MiB"`,
+    );
+  }
+  return Math.round(Number(match[1]) * unit);
+}

@@ -1,10 +1,28 @@
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
+import { isDateMathName, renderNameTemplate, validateSnapshotName } from "../elasticsearch/mod.ts";
+import {
+  backupPolicyFromKeys,
+  checkBackupPolicy,
+  checkSnapshotPolicy,
+  snapshotPolicyFromKeys,
+} from "../retention/mod.ts";
 import type { OverlapPolicy } from "../runner/mod.ts";
 import { parseSchedule, type Schedule } from "../schedule/mod.ts";
 import { ConfigError, type ConfigIssue } from "./_errors.ts";
 import { EnvExpansionError, expandEnv } from "./_env.ts";
-import { configSchema, JOB_KINDS, JOB_NAME, knownKeys, type RawConfig } from "./_schema.ts";
+import {
+  type BackupRetentionSection,
+  configSchema,
+  discriminatorValues,
+  type ElasticsearchSection,
+  type EtcdSection,
+  JOB_KINDS,
+  JOB_NAME,
+  knownKeys,
+  type RawConfig,
+  type StorageSection,
+} from "./_schema.ts";
 import { closest } from "./_suggest.ts";
 
 /** Where the status server listens; `port: 0` in the file disables it. */
@@ -27,10 +45,21 @@ export interface DogStatsDConfig {
   tags: string[];
 }
 
+/** Where a job's bytes go: a named storage, the key template and packing. */
+export interface UploadConfig {
+  storage: string;
+  /** Template with `{job}`, `{time}` (20260131T020000Z), `{date}` (2026-01-31) and `{run}`. */
+  key: string;
+  compress: "gzip" | "none";
+}
+
+/** The placeholders a key template may use. */
+export const KEY_PLACEHOLDERS = ["job", "time", "date", "run"] as const;
+
 /** One job, validated and with every default filled in. */
 export interface JobConfig {
   name: string;
-  kind: "command";
+  kind: "command" | "etcd" | "elasticsearch";
   schedule: Schedule;
   command?: string[];
   shell?: string;
@@ -53,6 +82,12 @@ export interface JobConfig {
   /** Generic JSON webhook, called on failures (or every run with `webhookOn: "always"`). */
   webhookUrl?: string;
   webhookOn: "failure" | "always";
+  etcd?: EtcdSection;
+  elasticsearch?: ElasticsearchSection;
+  upload?: UploadConfig;
+  retention?: BackupRetentionSection;
+  /** Multipart uploads (or temporary files) under the job's prefix older than this are removed. */
+  staleUploadsAfterMs: number;
 }
 
 /** A loaded configuration. */
@@ -62,6 +97,8 @@ export interface Config {
   log: { format: "text" | "json"; level: "debug" | "info" | "warn" | "error" };
   shutdownGraceMs: number;
   dogstatsd?: DogStatsDConfig;
+  /** Named storages, by name. */
+  storage: Record<string, StorageSection>;
   jobs: JobConfig[];
   /** Values of secret-looking keys, tokens and notification URLs: never shown anywhere. */
   secrets: string[];
@@ -243,9 +280,73 @@ function buildConfig(
       issue([...at, "schedule"], (error as Error).message);
       continue;
     }
+    const kind = kinds[0] === "shell" ? "command" : kinds[0]!;
+    const storages = raw.storage ?? {};
+    let upload: UploadConfig | undefined;
+    if (job.upload) {
+      upload = {
+        storage: job.upload.storage,
+        key: job.upload.key ?? defaultKey(kind, job.upload.compress ?? defaultCompress(kind)),
+        compress: job.upload.compress ?? defaultCompress(kind),
+      };
+      if (!(job.upload.storage in storages)) {
+        const known = Object.keys(storages);
+        issue(
+          [...at, "upload", "storage"],
+          `no storage named "${job.upload.storage}": ` +
+            (known.length > 0
+              ? `define it under "storage" or use one of ${known.map((n) => `"${n}"`).join(", ")}`
+              : `define it under "storage", e.g. storage: { ${job.upload.storage}: { type: local, path: /var/backups } }`),
+        );
+      }
+      const keyProblem = checkKeyTemplate(upload.key);
+      if (keyProblem) issue([...at, "upload", "key"], keyProblem);
+    }
+    if (kind === "etcd" && !upload) {
+      issue(
+        [...at, "etcd"],
+        'an etcd job needs "upload": { storage: NAME } to say where snapshots go',
+        "key",
+      );
+    }
+    if (kind === "elasticsearch" && (job.upload || job.retention)) {
+      issue(
+        [...at, job.upload ? "upload" : "retention"],
+        'Elasticsearch snapshots stay in their repository: remove it, and put retention under "elasticsearch.retention"',
+        "key",
+      );
+    }
+    if (job.elasticsearch) {
+      const template = job.elasticsearch.snapshot ?? "snapcron-{job}-%Y.%m.%d-%H%M%S";
+      try {
+        if (isDateMathName(template)) validateSnapshotName(template);
+        else renderNameTemplate(template, new Date(), name);
+      } catch (error) {
+        issue([...at, "elasticsearch", "snapshot"], (error as Error).message);
+      }
+      const retention = job.elasticsearch.retention;
+      if (retention) {
+        try {
+          checkSnapshotPolicy(snapshotPolicyFromKeys(retention));
+        } catch (error) {
+          issue([...at, "elasticsearch", "retention"], (error as Error).message, "key");
+        }
+      }
+    }
+    if (job.retention) {
+      try {
+        checkBackupPolicy(backupPolicyFromKeys(job.retention));
+      } catch (error) {
+        issue([...at, "retention"], (error as Error).message, "key");
+      }
+    }
+    if (job.retention && !job.upload && kind !== "elasticsearch") {
+      issue([...at, "retention"], 'retention needs "upload": it prunes the stored backups', "key");
+    }
     const built: JobConfig = {
       name,
-      kind: "command",
+      kind,
+      staleUploadsAfterMs: job.stale_uploads_after ?? 86_400_000,
       schedule,
       killGraceMs: job.kill_grace ?? 10_000,
       retries: job.retries ?? 0,
@@ -271,6 +372,10 @@ function buildConfig(
       built.staleAfterMs = job.alert_if_no_success_within;
     }
     if (job.ping_url) built.pingUrl = job.ping_url;
+    if (job.etcd) built.etcd = job.etcd;
+    if (job.elasticsearch) built.elasticsearch = job.elasticsearch;
+    if (upload) built.upload = upload;
+    if (job.retention) built.retention = job.retention;
     if (job.webhook_url) built.webhookUrl = job.webhook_url;
     jobs.push(built);
   }
@@ -280,6 +385,7 @@ function buildConfig(
     status,
     log: { format: raw.log?.format ?? "text", level: raw.log?.level ?? "info" },
     shutdownGraceMs: raw.shutdown_grace ?? 30_000,
+    storage: raw.storage ?? {},
     jobs,
     secrets,
   };
@@ -292,6 +398,33 @@ function buildConfig(
     };
   }
   return config;
+}
+
+function defaultCompress(kind: JobConfig["kind"]): "gzip" | "none" {
+  return kind === "etcd" ? "gzip" : "none";
+}
+
+function defaultKey(kind: JobConfig["kind"], compress: "gzip" | "none"): string {
+  const ext = (kind === "etcd" ? ".db" : "") + (compress === "gzip" ? ".gz" : "");
+  return `{job}/{time}${ext}`;
+}
+
+/** Why a key template is unusable, or undefined when it is fine. */
+function checkKeyTemplate(template: string): string | undefined {
+  const used = [...template.matchAll(/\{([^}]*)\}/g)].map((match) => match[1]!);
+  const unknown = used.find((name) => !(KEY_PLACEHOLDERS as readonly string[]).includes(name));
+  if (unknown !== undefined) {
+    return `unknown placeholder "{${unknown}}" in key "${template}": use ${
+      KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")
+    }`;
+  }
+  if (!used.includes("time") && !used.includes("run")) {
+    return `key "${template}" has neither {time} nor {run}: every backup would overwrite the last`;
+  }
+  if (template.startsWith("/") || template.split("/").includes("..")) {
+    return `key "${template}" must be relative and must not contain ".."`;
+  }
+  return undefined;
 }
 
 /** The values of every secret-looking key, wherever it is in the file. */
@@ -386,6 +519,11 @@ function zodIssue(
           ? "a list"
           : `a ${issue.expected}`
       }, got ${describe(issue.input)}`;
+  } else if (issue.code === "invalid_union" && discriminatorValues(path).length > 0) {
+    const value = (node as { toJSON?: () => unknown } | undefined)?.toJSON?.();
+    message = `must be one of ${discriminatorValues(path).map((v) => `"${v}"`).join(", ")}, got ${
+      describe(value)
+    }`;
   } else if (issue.code === "invalid_union") {
     message = `unexpected value ${describe(issue.input)}: ${firstUnionMessage(issue)}`;
   } else if (issue.code === "invalid_value") {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./_duration.ts";
+import { parseDuration, parseSize } from "./_duration.ts";
 
 /** Adds an issue from a thrown error's message and yields NEVER, for transforms. */
 function fail(ctx: z.RefinementCtx, error: unknown): never {
@@ -33,7 +33,7 @@ const httpUrl = z.string().transform((value, ctx) => {
   } catch {
     return fail(
       ctx,
-      new TypeError(`invalid URL "${value}": write it in full, e.g. "https://hc-ping.com/UUID"`),
+      new TypeError(`invalid URL "${value}": write it in full, e.g. "https://host:9200"`),
     );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -41,6 +41,108 @@ const httpUrl = z.string().transform((value, ctx) => {
   }
   return value.replace(/\/+$/, "");
 });
+
+const size = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+  try {
+    return parseSize(String(value));
+  } catch (error) {
+    return fail(ctx, error);
+  }
+});
+
+/** Where a job's output or snapshot bytes go, and how they are packed. */
+const uploadSchema = z.strictObject({
+  storage: z.string().min(1),
+  key: z.string().min(1).optional(),
+  compress: z.enum(["gzip", "none"]).optional(),
+});
+
+/** Grandfather-father-son retention of stored backups. */
+const backupRetentionSchema = z.strictObject({
+  keep_last: wholeNumber(1, 100_000).optional(),
+  keep_within: duration.optional(),
+  keep_hourly: wholeNumber(1, 100_000).optional(),
+  keep_daily: wholeNumber(1, 100_000).optional(),
+  keep_weekly: wholeNumber(1, 100_000).optional(),
+  keep_monthly: wholeNumber(1, 100_000).optional(),
+  keep_yearly: wholeNumber(1, 100_000).optional(),
+});
+
+/** SLM-style retention of Elasticsearch snapshots. */
+const snapshotRetentionSchema = z.strictObject({
+  expire_after: duration.optional(),
+  min_count: wholeNumber(1, 100_000).optional(),
+  max_count: wholeNumber(1, 100_000).optional(),
+});
+
+const tlsKeys = {
+  ca_file: z.string().min(1).optional(),
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+};
+
+const etcdSchema = z.strictObject({
+  endpoints: z.array(httpUrl).min(1),
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+  transport: z.enum(["auto", "grpc", "gateway"]).optional(),
+  request_timeout: duration.optional(),
+  ...tlsKeys,
+});
+
+const elasticsearchSchema = z.strictObject({
+  urls: z.array(httpUrl).min(1),
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+  api_key: z.string().min(1).optional(),
+  bearer_token: z.string().min(1).optional(),
+  request_timeout: duration.optional(),
+  ...tlsKeys,
+  repository: z.strictObject({
+    name: z.string().min(1),
+    type: z.string().min(1).optional(),
+    settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    verify: flag.optional(),
+  }),
+  snapshot: z.string().min(1).optional(),
+  indices: z.array(z.string().min(1)).min(1).optional(),
+  ignore_unavailable: flag.optional(),
+  include_global_state: flag.optional(),
+  partial: flag.optional(),
+  feature_states: z.array(z.string()).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  allow_partial: flag.optional(),
+  allow_empty: flag.optional(),
+  abort_on_timeout: flag.optional(),
+  retention: snapshotRetentionSchema.optional(),
+});
+
+/** Named storages that jobs upload into. */
+const storageSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("s3"),
+    bucket: z.string().min(1),
+    prefix: z.string().optional(),
+    region: z.string().min(1).optional(),
+    endpoint: httpUrl.optional(),
+    force_path_style: flag.optional(),
+    access_key_id: z.string().min(1).optional(),
+    secret_access_key: z.string().min(1).optional(),
+    session_token: z.string().min(1).optional(),
+    sse: z.enum(["AES256", "aws:kms"]).optional(),
+    kms_key_id: z.string().min(1).optional(),
+    storage_class: z.string().min(1).optional(),
+    ca_file: z.string().min(1).optional(),
+    checksums: z.enum(["when_required", "when_supported"]).optional(),
+    part_size: size.optional(),
+    concurrency: wholeNumber(1, 64).optional(),
+    max_object_size: size.optional(),
+  }),
+  z.strictObject({
+    type: z.literal("local"),
+    path: z.string().min(1),
+  }),
+]);
 
 /** Job names end up in URLs, metric labels and object keys: keep them plain. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -66,10 +168,15 @@ export const jobSchema = z.strictObject({
   ping_url: httpUrl.optional(),
   webhook_url: httpUrl.optional(),
   webhook_on: z.enum(["failure", "always"]).optional(),
+  etcd: etcdSchema.optional(),
+  elasticsearch: elasticsearchSchema.optional(),
+  upload: uploadSchema.optional(),
+  retention: backupRetentionSchema.optional(),
+  stale_uploads_after: duration.optional(),
 });
 
 /** The keys that choose a job's kind; a job has exactly one. */
-export const JOB_KINDS = ["command", "shell"] as const;
+export const JOB_KINDS = ["command", "shell", "etcd", "elasticsearch"] as const;
 
 const statusSchema = z.strictObject({
   listen: scalarString.optional(),
@@ -96,6 +203,7 @@ export const configSchema = z.strictObject({
   log: logSchema.optional(),
   shutdown_grace: duration.optional(),
   dogstatsd: dogstatsdSchema.optional(),
+  storage: z.record(z.string(), storageSchema).optional(),
   jobs: z.record(z.string(), jobSchema),
 });
 
@@ -103,6 +211,16 @@ export const configSchema = z.strictObject({
 export type RawConfig = z.output<typeof configSchema>;
 /** One job's keys after validation. */
 export type RawJob = z.output<typeof jobSchema>;
+/** A job's `etcd` section after validation (durations in ms). */
+export type EtcdSection = NonNullable<RawJob["etcd"]>;
+/** A job's `elasticsearch` section after validation (durations in ms). */
+export type ElasticsearchSection = NonNullable<RawJob["elasticsearch"]>;
+/** A job's `retention` section for stored backups (durations in ms). */
+export type BackupRetentionSection = NonNullable<RawJob["retention"]>;
+/** SLM-style `elasticsearch.retention` (durations in ms). */
+export type SnapshotRetentionSection = NonNullable<ElasticsearchSection["retention"]>;
+/** One entry of `storage` after validation (sizes in bytes). */
+export type StorageSection = NonNullable<RawConfig["storage"]>[string];
 
 /** Known keys at a path, for "did you mean" hints. */
 export function knownKeys(path: readonly PropertyKey[]): string[] {
@@ -111,5 +229,29 @@ export function knownKeys(path: readonly PropertyKey[]): string[] {
   if (path.length === 1 && path[0] === "log") return Object.keys(logSchema.shape);
   if (path.length === 1 && path[0] === "dogstatsd") return Object.keys(dogstatsdSchema.shape);
   if (path.length === 2 && path[0] === "jobs") return Object.keys(jobSchema.shape);
+  if (path.length === 3 && path[0] === "jobs") {
+    const section = { etcd: etcdSchema, elasticsearch: elasticsearchSchema, upload: uploadSchema }[
+      String(path[2]) as "etcd"
+    ];
+    if (section) return Object.keys(section.shape);
+    if (path[2] === "retention") return Object.keys(backupRetentionSchema.shape);
+  }
+  if (path.length === 4 && path[0] === "jobs" && path[2] === "elasticsearch") {
+    if (path[3] === "retention") return Object.keys(snapshotRetentionSchema.shape);
+    if (path[3] === "repository") return ["name", "type", "settings", "verify"];
+  }
+  if (path.length === 2 && path[0] === "storage") {
+    return [
+      ...new Set(storageSchema.options.flatMap((option) => Object.keys(option.shape))),
+    ];
+  }
+  return [];
+}
+
+/** The values a discriminator key (a storage's `type`) accepts, for error messages. */
+export function discriminatorValues(path: readonly PropertyKey[]): string[] {
+  if (path.length === 3 && path[0] === "storage" && path[2] === "type") {
+    return storageSchema.options.map((option) => option.shape.type.value);
+  }
   return [];
 }

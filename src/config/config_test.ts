@@ -158,7 +158,7 @@ Deno.test("parseConfig() reports each kind of mistake with its place", () => {
   const cases: [string, RegExp][] = [
     [
       "jobs:\n  a:\n    schedule: '@daily'\n",
-      /line 2, column 3: jobs\.a: a job needs exactly one of "command", "shell": add one/,
+      /line 2, column 3: jobs\.a: a job needs exactly one of "command", "shell", "etcd", "elasticsearch": add one/,
     ],
     [
       "jobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n    shell: y\n",
@@ -245,4 +245,90 @@ Deno.test("parseConfig() treats values of secret-named variables as secrets wher
   );
   assert.ok(config.secrets.includes("hunter2-long"));
   assert.ok(!config.secrets.includes("db-1"));
+});
+
+const STORAGE = `storage:
+  backups: { type: local, path: /tmp/snapcron-backups }
+  s3: { type: s3, bucket: b, endpoint: "http://127.0.0.1:19000", part_size: 8MiB }
+`;
+
+Deno.test("parseConfig() reads storages, uploads and retention", () => {
+  const config = parseConfig(
+    `${STORAGE}jobs:
+  etcd:
+    schedule: "@hourly"
+    etcd: { endpoints: ["http://127.0.0.1:2379"], username: root, password: pw-secret }
+    upload: { storage: s3 }
+    retention: { keep_last: 24, keep_daily: 7 }
+  dump:
+    schedule: "@daily"
+    command: [pg_dump]
+    upload: { storage: backups, key: "pg/{date}/{time}.sql.gz", compress: gzip }
+  es:
+    schedule: "@daily"
+    elasticsearch:
+      urls: ["http://127.0.0.1:9200"]
+      repository: { name: repo, type: fs, settings: { location: /srv/repo } }
+      retention: { expire_after: 30d, min_count: 5, max_count: 50 }
+`,
+    "snapcron.yaml",
+    { env: env({}) },
+  );
+  const [etcd, dump, es] = config.jobs;
+  assert.equal(etcd!.kind, "etcd");
+  assert.deepEqual(etcd!.upload, { storage: "s3", key: "{job}/{time}.db.gz", compress: "gzip" });
+  assert.deepEqual(etcd!.retention, { keep_last: 24, keep_daily: 7 });
+  assert.ok(config.secrets.includes("pw-secret"));
+  assert.equal(dump!.kind, "command");
+  assert.deepEqual(dump!.upload, {
+    storage: "backups",
+    key: "pg/{date}/{time}.sql.gz",
+    compress: "gzip",
+  });
+  assert.equal(es!.kind, "elasticsearch");
+  assert.equal(es!.elasticsearch!.retention!.expire_after, 30 * 86_400_000);
+  const s3 = config.storage.s3!;
+  assert.equal(s3.type === "s3" && s3.part_size, 8 * 2 ** 20);
+});
+
+Deno.test("parseConfig() explains storage and upload mistakes", () => {
+  const cases: [string, RegExp][] = [
+    [
+      `${STORAGE}jobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n    upload: { storage: nope }\n`,
+      /jobs\.a\.upload\.storage: no storage named "nope": define it under "storage" or use one of "backups", "s3"/,
+    ],
+    [
+      `${STORAGE}jobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n    upload: { storage: backups, key: "x/{host}.gz" }\n`,
+      /unknown placeholder "\{host\}"/,
+    ],
+    [
+      `${STORAGE}jobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n    upload: { storage: backups, key: "x/latest.gz" }\n`,
+      /neither \{time\} nor \{run\}: every backup would overwrite the last/,
+    ],
+    [
+      `jobs:\n  a:\n    schedule: '@daily'\n    etcd: { endpoints: ["http://e:2379"] }\n`,
+      /an etcd job needs "upload"/,
+    ],
+    [
+      `jobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n    retention: { keep_last: 3 }\n`,
+      /retention needs "upload"/,
+    ],
+    [
+      `storage:\n  b: { type: ftp, path: x }\njobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n`,
+      /storage\.b\.type: .*"s3".*"local"/,
+    ],
+    [
+      `${
+        STORAGE.replace("8MiB", "8 parsecs")
+      }jobs:\n  a:\n    schedule: '@daily'\n    command: [x]\n`,
+      /storage\.s3\.part_size: .*Invalid size "8 parsecs"/,
+    ],
+    [
+      `jobs:\n  a:\n    schedule: '@daily'\n    etcd: { endpoints: ["http://e:2379"], pasword: x }\n`,
+      /unknown key "pasword" \(did you mean "password"\?\)/,
+    ],
+  ];
+  for (const [text, expected] of cases) {
+    assert.match(configError(text).message, expected, `for config:\n${text}`);
+  }
 });

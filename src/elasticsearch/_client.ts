@@ -567,6 +567,19 @@ export class EsClient {
       .sort();
   }
 
+  /** Closes `names` (exact index names), so a restore may replace them. */
+  async closeIndices(names: readonly string[], options: CallOptions = {}): Promise<void> {
+    if (names.length === 0) return;
+    this.#ok(
+      await this.#send({
+        method: "POST",
+        path: `/${names.map((name) => encodeName(name, "index")).join(",")}/_close`,
+        query: { ...(await this.#masterQuery()) },
+        ...signalOf(options),
+      }),
+    );
+  }
+
   // ---------------------------------------------------------------------------------------
   // Internals
 

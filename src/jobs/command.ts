@@ -1,5 +1,8 @@
 import type { Job, JobContext, JobOutcome } from "../runner/mod.ts";
 
+/** What a stdout sink stored: artifacts, and backups retention deleted. */
+export type SinkResult = Pick<JobOutcome, "artifacts" | "deletions">;
+
 /** Options of {@linkcode commandJob}. */
 export interface CommandJobOptions {
   /** Program and arguments, run without a shell. */
@@ -8,6 +11,12 @@ export interface CommandJobOptions {
   shell?: string;
   env?: Record<string, string>;
   workdir?: string;
+  /**
+   * Takes the command's standard output instead of the log (a `pg_dump` into storage). The
+   * stream ends only after the command exited 0; on any other exit it errors, so the sink
+   * aborts its upload.
+   */
+  stdoutSink?: (stdout: ReadableStream<Uint8Array>, ctx: JobContext) => Promise<SinkResult>;
 }
 
 /** How long to wait for output pipes after the process exited (background children). */
@@ -82,12 +91,22 @@ async function runCommand(
   ctx.signal.addEventListener("abort", onStop, { once: true });
   ctx.killSignal.addEventListener("abort", onKill, { once: true });
 
-  const pipes = Promise.all([
-    pump(child.stdout, ctx.stdout),
-    pump(child.stderr, ctx.stderr),
-  ]);
+  let sinking: Promise<SinkResult> | undefined;
+  let stdoutDone: Promise<void>;
+  if (options.stdoutSink) {
+    sinking = options.stdoutSink(untilSuccess(child.stdout, child.status), ctx);
+    // A sink that fails stops reading: stop the command too, or it blocks on a full pipe.
+    sinking.catch(() => signalGroup("SIGTERM"));
+    stdoutDone = sinking.then(() => {}, () => {});
+  } else {
+    stdoutDone = pump(child.stdout, ctx.stdout);
+  }
+  const pipes = Promise.all([stdoutDone, pump(child.stderr, ctx.stderr)]);
   try {
     const status = await child.status;
+    // An upload may still be draining buffered output; it ends with the stream, or with the
+    // job's timeout, which stops the whole process group.
+    if (sinking) await stdoutDone;
     const drained = await Promise.race([
       pipes.then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), PIPE_GRACE_MS)),
@@ -100,6 +119,18 @@ async function runCommand(
     }
     await pipes.catch(() => {});
     const code = status.signal ? 128 + signalNumber(status.signal) : status.code;
+    if (sinking) {
+      try {
+        const stored = await sinking;
+        if (code === 0) return { exitStatus: 0, ...stored };
+      } catch (error) {
+        if (code === 0) {
+          const message = `Storing the output failed: ${(error as Error).message}`;
+          ctx.stderr(message + "\n");
+          return { exitStatus: 1, error: message };
+        }
+      }
+    }
     if (code === 0) return { exitStatus: 0 };
     const error = status.signal
       ? `Command was killed by ${status.signal}`
@@ -110,6 +141,28 @@ async function runCommand(
     ctx.killSignal.removeEventListener("abort", onKill);
     ctx.setPid(undefined);
   }
+}
+
+/** `stream`, ending only once `status` says the command succeeded, and erroring otherwise. */
+function untilSuccess(
+  stream: ReadableStream<Uint8Array>,
+  status: Promise<Deno.CommandStatus>,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (!done) return controller.enqueue(value);
+      const { success, code, signal } = await status;
+      if (success) return controller.close();
+      controller.error(
+        new Error(
+          `the command ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`,
+        ),
+      );
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 async function pump(stream: ReadableStream<Uint8Array>, sink: (text: string) => void) {

@@ -1,2 +1,28 @@
-/** Job kinds. */
+/** Job kinds, and the backup plumbing they share: storage, manifests, retention. */
+export {
+  type BackupTarget,
+  housekeeping,
+  keyPrefix,
+  listBackups,
+  type ListedBackup,
+  type Manifest,
+  MANIFEST_SUFFIX,
+  pruneBackups,
+  type PruneOptions,
+  readManifest,
+  renderKey,
+  storeBackup,
+  type StoreBackupOptions,
+  storeOutput,
+} from "./_backup.ts";
 export { commandJob, type CommandJobOptions } from "./command.ts";
+export {
+  DEFAULT_SNAPSHOT_NAME,
+  elasticsearchJob,
+  esClient,
+  JOB_TAG,
+  planSnapshots,
+  snapshotItems,
+  snapshotName,
+} from "./elasticsearch.ts";
+export { etcdJob } from "./etcd.ts";

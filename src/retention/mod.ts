@@ -14,3 +14,9 @@ export type {
 export { checkSnapshotPolicy, planSnapshotRetention } from "./_snapshot.ts";
 export { checkBackupPolicy, planBackupRetention } from "./_backup.ts";
 export { formatPlan } from "./_format.ts";
+export {
+  backupPolicyFromKeys,
+  type BackupRetentionKeys,
+  snapshotPolicyFromKeys,
+  type SnapshotRetentionKeys,
+} from "./_keys.ts";

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { snapcron, tempConfig } from "./_cli.ts";
+
+Deno.test("Command dumps go into local storage with manifests, retention, list and restore", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await tempConfig(`
+storage:
+  local: { type: local, path: "${dir}/backups" }
+jobs:
+  dump:
+    schedule: "@daily"
+    shell: 'n=$(cat ${dir}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/n; echo "dump number $n"; head -c 200000 /dev/zero'
+    upload: { storage: local, key: "dumps/{job}/{time}-{run}.out.gz", compress: gzip }
+    retention: { keep_last: 2 }
+  broken:
+    schedule: "@daily"
+    shell: 'echo "half a dump"; exit 7'
+    upload: { storage: local, key: "dumps/{job}/{time}-{run}.out" }
+`);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const run = await snapcron(["once", "dump", "--config", config]);
+      assert.equal(run.code, 0, run.stderr);
+    }
+    const listed = await snapcron(["list", "dump", "--config", config, "--json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const backups = JSON.parse(listed.stdout);
+    assert.equal(backups.length, 2, "keep_last: 2 pruned the oldest");
+    for (const backup of backups) {
+      assert.equal(backup.job, "dump");
+      assert.equal(backup.compress, "gzip");
+      assert.match(backup.sha256, /^[0-9a-f]{64}$/);
+      assert.ok(backup.size < backup.content_size, "gzip made it smaller");
+      assert.equal(backup.present, true);
+    }
+
+    const target = `${dir}/restored.out`;
+    const restored = await snapcron([
+      "restore",
+      "dump",
+      "latest",
+      "--to",
+      target,
+      "--config",
+      config,
+    ]);
+    assert.equal(restored.code, 0, restored.stderr);
+    const text = new TextDecoder().decode((await Deno.readFile(target)).subarray(0, 14));
+    assert.equal(text, "dump number 3\n");
+    assert.equal((await Deno.stat(target)).size, 14 + 200_000);
+
+    const plan = await snapcron(["retention", "dump", "--dry-run", "--config", config]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /KEEP .*newest-success/);
+    assert.match(plan.stdout, /0 to delete, 2 to keep/);
+
+    const failed = await snapcron(["once", "broken", "--config", config]);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /exited with status 7/);
+    assert.deepEqual(
+      await filesUnder(`${dir}/backups/dumps/broken`),
+      [],
+      "a failed command leaves no object, no manifest, no temp file",
+    );
+
+    // Corrupt the newest backup: restore refuses it and writes nothing.
+    const newest = backups[0].key as string;
+    const bytes = await Deno.readFile(`${dir}/backups/${newest}`);
+    bytes[bytes.length - 10]! ^= 0xff;
+    await Deno.writeFile(`${dir}/backups/${newest}`, bytes);
+    const bad = await snapcron([
+      "restore",
+      "dump",
+      newest,
+      "--to",
+      `${dir}/bad.out`,
+      "--config",
+      config,
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /is corrupt: SHA-256 .* differs from the manifest's|incorrect|invalid|corrupt/i,
+    );
+    await assert.rejects(Deno.stat(`${dir}/bad.out`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(config);
+  }
+});
+
+async function filesUnder(path: string): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(path)) {
+      if (entry.isDirectory) found.push(...await filesUnder(`${path}/${entry.name}`));
+      else found.push(`${path}/${entry.name}`);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return found;
+}
