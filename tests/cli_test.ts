@@ -160,3 +160,12 @@ Deno.test("snapcron -s -p -- CMD behaves like go-cron", async () => {
   await Promise.all([stdout.done, stderr.done]);
   assert.match(stderr.text(), /read as gocron v1: 5 fields = second minute hour/);
 });
+
+Deno.test("the demo config behind deno task start is valid", async () => {
+  const result = await snapcron(["validate", "--config", "examples/demo.yaml"], {
+    SNAPCRON_DEMO_DIR: "/tmp/snapcron-demo-validate",
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /backup \(command\)/);
+  assert.match(result.stdout, /upload +\/tmp\/snapcron-demo-validate as "\{job\}\/\{time\}\.tar\.gz" \(gzip\)/);
+});

@@ -1,4 +1,4 @@
-import { type Config, ConfigError, parseConfig } from "../config/mod.ts";
+import { type Config, ConfigError } from "../config/mod.ts";
 import { createRedactor, type Logger } from "../log/mod.ts";
 import {
   configPath,
@@ -13,35 +13,22 @@ import {
 import { Daemon } from "./_daemon.ts";
 
 /** Help text of `snapcron run`. */
-export const RUN_HELP = `Usage: snapcron run [--config FILE] [--log-format text|json] [--demo]
+export const RUN_HELP = `Usage: snapcron run [--config FILE] [--log-format text|json]
 
 Runs the daemon: schedules every job of the config and serves status on port 18080.
 
   --config FILE       config file (default: $SNAPCRON_CONFIG, then ./snapcron.yaml)
   --log-format F      "text" (default) or "json" lines
-  --demo              use the built-in demo config: a command job every 10 seconds
 
 Signals: SIGTERM/SIGINT stop scheduling, send SIGTERM to running jobs, wait up to
 shutdown_grace, kill what is left and exit. SIGHUP re-reads the config; an invalid
 new config is refused and the old one keeps running.`;
-
-/** The config behind `deno task start` and `snapcron run --demo`. */
-export const DEMO_CONFIG = `# snapcron demo: one command job every 10 seconds, status on :18080
-status:
-  listen: ":18080"
-jobs:
-  hello:
-    schedule: "0/10 * * * * *"
-    shell: 'echo "hello from snapcron at $(date -u +%H:%M:%S)"'
-    timeout: 5s
-`;
 
 /** `snapcron run`: the daemon, until SIGTERM or SIGINT. */
 export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseFlags("run", args, {
     config: { type: "string", short: "c" },
     "log-format": { type: "string" },
-    demo: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, false);
   if (values.help) {
@@ -49,13 +36,11 @@ export async function runCommand(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const format = logFormat(values["log-format"], "text");
-  const load = values.demo
-    ? () => Promise.resolve(parseConfig(DEMO_CONFIG, "<demo>"))
-    : () => loadConfigFrom(values.config);
+  const load = () => loadConfigFrom(values.config);
   const config = await load();
   const log = makeLogger(config, values["log-format"] ? format : undefined);
   log.info(`snapcron ${VERSION} starting`, {
-    config: values.demo ? "<demo>" : configPath(values.config),
+    config: configPath(values.config),
     jobs: config.jobs.length,
   });
   return await serve(config, log, load);
