@@ -101,3 +101,40 @@ async function filesUnder(path: string): Promise<string[]> {
   }
   return found;
 }
+
+Deno.test("retention.schedule runs the same pruning as a job of its own", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = (keep: number) => `
+storage:
+  local: { type: local, path: "${dir}" }
+jobs:
+  dump:
+    schedule: "@daily"
+    shell: "echo data"
+    upload: { storage: local, key: "{job}/{time}-{run}.txt" }
+    retention: { keep_last: ${keep}, schedule: "@hourly" }
+`;
+  const file = await tempConfig(config(5));
+  try {
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await snapcron(["once", "dump", "--config", file])).code, 0);
+    }
+    const plan = await snapcron(["validate", "--config", file]);
+    assert.match(
+      plan.stdout,
+      /dump\.retention \(retention\): applies the retention of "dump" on its own schedule/,
+    );
+    assert.match(plan.stdout, /group dump/, "backup and pruning never run together");
+    await Deno.writeTextFile(file, config(1));
+    const pruned = await snapcron(["once", "dump.retention", "--config", file]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stderr, /Retention deleted 2 backup\(s\) of "dump"/);
+    const listed = JSON.parse(
+      (await snapcron(["list", "dump", "--config", file, "--json"])).stdout,
+    );
+    assert.equal(listed.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(file);
+  }
+});

@@ -68,7 +68,12 @@ serviceTest(
     const config = await configFor(
       env,
       repo,
-      job(env, "nightly", repo, `indices: ["${index}"]\nretention: { max_count: 2 }`),
+      job(
+        env,
+        "nightly",
+        repo,
+        `indices: ["${index}"]\nretention: { max_count: 2, schedule: "@daily" }`,
+      ),
     );
     try {
       for (let i = 0; i < 3; i++) {
@@ -86,6 +91,10 @@ serviceTest(
           s.metadata.snapcron_job === "nightly"
         ),
       );
+
+      const scheduled = await snapcron(["once", "nightly.retention", "--config", config]);
+      assert.equal(scheduled.code, 0, scheduled.stderr);
+      assert.match(scheduled.stderr, /Retention deleted 0 snapshot\(s\) of "nightly"/);
 
       const plan = await snapcron(["retention", "nightly", "--dry-run", "--config", config]);
       assert.equal(plan.code, 0, plan.stderr);

@@ -167,5 +167,8 @@ Deno.test("the demo config behind deno task start is valid", async () => {
   });
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /backup \(command\)/);
-  assert.match(result.stdout, /upload +\/tmp\/snapcron-demo-validate as "\{job\}\/\{time\}\.tar\.gz" \(gzip\)/);
+  assert.match(
+    result.stdout,
+    /upload +\/tmp\/snapcron-demo-validate as "\{job\}\/\{time\}\.tar\.gz" \(gzip\)/,
+  );
 });

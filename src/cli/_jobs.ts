@@ -4,6 +4,7 @@ import {
   commandJob,
   elasticsearchJob,
   etcdJob,
+  retentionJob,
   storeOutput,
 } from "../jobs/mod.ts";
 import type { Job, JobSpec } from "../runner/mod.ts";
@@ -95,6 +96,13 @@ export function buildJob(job: JobConfig, storages: Storages): Job {
   const target = backupTarget(job, storages);
   if (job.kind === "etcd") return etcdJob(job.name, job.etcd!, target!);
   if (job.kind === "elasticsearch") return elasticsearchJob(job.name, job.elasticsearch!);
+  if (job.kind === "retention") {
+    return retentionJob(
+      job.name,
+      job.retentionOf!,
+      job.elasticsearch ? { elasticsearch: job.elasticsearch } : { target: target! },
+    );
+  }
   const source = job.command
     ? { kind: "command", argv: job.command }
     : { kind: "command", shell: job.shell };

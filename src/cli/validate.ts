@@ -24,7 +24,9 @@ export async function validateCommand(args: string[]): Promise<number> {
     : "status server disabled";
   print(`Config "${config.file}" is valid: ${config.jobs.length} job(s), ${status}`);
   for (const job of config.jobs) {
-    const what = job.etcd
+    const what = job.kind === "retention"
+      ? `applies the retention of "${job.retentionOf}" on its own schedule`
+      : job.etcd
       ? `etcd ${job.etcd.endpoints.join(", ")}`
       : job.elasticsearch
       ? `${

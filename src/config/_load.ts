@@ -59,7 +59,10 @@ export const KEY_PLACEHOLDERS = ["job", "time", "date", "run"] as const;
 /** One job, validated and with every default filled in. */
 export interface JobConfig {
   name: string;
-  kind: "command" | "etcd" | "elasticsearch";
+  /** `retention`: a job of its own that prunes `retentionOf`'s backups on `retention.schedule`. */
+  kind: "command" | "etcd" | "elasticsearch" | "retention";
+  /** For `kind: "retention"`: the job whose backups it prunes. */
+  retentionOf?: string;
   schedule: Schedule;
   command?: string[];
   shell?: string;
@@ -378,6 +381,38 @@ function buildConfig(
     if (job.retention) built.retention = job.retention;
     if (job.webhook_url) built.webhookUrl = job.webhook_url;
     jobs.push(built);
+    const retentionSchedule = job.retention?.schedule ?? job.elasticsearch?.retention?.schedule;
+    if (retentionSchedule !== undefined) {
+      const where = job.retention
+        ? [...at, "retention", "schedule"]
+        : [...at, "elasticsearch", "retention", "schedule"];
+      const pruneName = `${name}.retention`;
+      if (pruneName in raw.jobs) {
+        issue(
+          where,
+          `retention on its own schedule runs as job "${pruneName}", which the config already has: rename that job`,
+        );
+        continue;
+      }
+      try {
+        const pruneSchedule = parseSchedule(retentionSchedule, { timezone });
+        // The backup and its pruning share a group, so retention never runs during a backup.
+        built.group ??= name;
+        const { pingUrl: _ping, webhookUrl: _hook, staleAfterMs: _stale, ...rest } = built;
+        jobs.push({
+          ...rest,
+          name: pruneName,
+          kind: "retention",
+          retentionOf: name,
+          schedule: pruneSchedule,
+          retries: 0,
+          jitterMs: 0,
+          runOnStart: false,
+        });
+      } catch (error) {
+        issue(where, (error as Error).message);
+      }
+    }
   }
   if (issues.length > 0) throw new ConfigError(file, issues);
   const config: Config = {

@@ -59,6 +59,7 @@ const uploadSchema = z.strictObject({
 
 /** Grandfather-father-son retention of stored backups. */
 const backupRetentionSchema = z.strictObject({
+  schedule: z.string().min(1).optional(),
   keep_last: wholeNumber(1, 100_000).optional(),
   keep_within: duration.optional(),
   keep_hourly: wholeNumber(1, 100_000).optional(),
@@ -70,6 +71,7 @@ const backupRetentionSchema = z.strictObject({
 
 /** SLM-style retention of Elasticsearch snapshots. */
 const snapshotRetentionSchema = z.strictObject({
+  schedule: z.string().min(1).optional(),
   expire_after: duration.optional(),
   min_count: wholeNumber(1, 100_000).optional(),
   max_count: wholeNumber(1, 100_000).optional(),

@@ -144,7 +144,7 @@ export function elasticsearchJob(name: string, es: ElasticsearchSection): Job {
           return { exitStatus: 1, error: verdict.reason, artifacts: [artifact] };
         }
         ctx.stdout(summary + "\n");
-        const deletions = es.retention ? await applyRetention(client, es, name, ctx) : 0;
+        const deletions = es.retention ? await pruneSnapshots(client, es, name, ctx) : 0;
         return { exitStatus: 0, artifacts: [artifact], deletions };
       } finally {
         await client.close();
@@ -212,7 +212,11 @@ async function createWithRetry(
   }
 }
 
-async function applyRetention(
+/**
+ * Deletes what SLM-style retention says of `job`'s snapshots. A failure is reported on the
+ * run's stderr and in the log; it does not fail the snapshot that just succeeded.
+ */
+export async function pruneSnapshots(
   client: EsClient,
   es: ElasticsearchSection,
   job: string,

@@ -22,7 +22,9 @@ export {
   esClient,
   JOB_TAG,
   planSnapshots,
+  pruneSnapshots,
   snapshotItems,
   snapshotName,
 } from "./elasticsearch.ts";
 export { etcdJob } from "./etcd.ts";
+export { retentionJob, type RetentionSource } from "./retention.ts";
