@@ -92,6 +92,12 @@ serviceTest(
         ),
       );
 
+      const verify = await snapcron(["verify", "nightly", "--config", config]);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.match(
+        verify.stdout,
+        new RegExp(`elasticsearch 9\\.\\d+\\.\\d+: repository "${repo}" verified on `),
+      );
       const scheduled = await snapcron(["once", "nightly.retention", "--config", config]);
       assert.equal(scheduled.code, 0, scheduled.stderr);
       assert.match(scheduled.stderr, /Retention deleted 0 snapshot\(s\) of "nightly"/);

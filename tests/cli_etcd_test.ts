@@ -94,6 +94,11 @@ jobs:
             (await snapcron(["list", "etcd", "--config", config, "--json"])).stdout,
           );
           assert.equal(listed.length, 1, "keep_last: 1 pruned the first backup");
+          const verify = await snapcron(["verify", "etcd", "--config", config]);
+          assert.equal(verify.code, 1, "one endpoint is down");
+          assert.match(verify.stdout, new RegExp(`etcd ${etcd.url}: version 3\\.`));
+          assert.match(verify.stdout, /etcd http:\/\/127\.0\.0\.1:1: /);
+          assert.match(verify.stdout, /s3:\/\/.*: reachable, 1 backup\(s\) of "etcd"/);
           const manifest = listed[0];
           assert.equal(manifest.source.kind, "etcd");
           assert.equal(manifest.source.endpoint, etcd.url, "failed over past the dead endpoint");

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import type { Config, JobConfig, UploadConfig } from "../config/mod.ts";
 import { snapshotChecker } from "../etcd/mod.ts";
 import {
+  ensureRepository,
   esClient,
+  etcdClient,
   JOB_TAG,
   listBackups,
   type ListedBackup,
@@ -20,6 +22,13 @@ export const LIST_HELP = `Usage: snapcron list JOB [--config FILE] [--json]
 Lists the job's backups, newest first. Stored backups: key, time, size, SHA-256 and
 whether the object is present, from the JSON manifest beside each. Elasticsearch
 jobs: the job's snapshots with state, duration, indices and shard failures.`;
+
+/** Help text of `snapcron verify`. */
+export const VERIFY_HELP = `Usage: snapcron verify JOB [--config FILE]
+
+Checks that the job's targets answer, without taking a backup: Elasticsearch jobs
+create their repository if missing and verify it on every node; etcd jobs ask each
+endpoint for its status; jobs with "upload" list their storage.`;
 
 /** Help text of `snapcron retention`. */
 export const RETENTION_HELP = `Usage: snapcron retention JOB [--config FILE] [--dry-run]
@@ -446,4 +455,65 @@ async function restoreSnapshot(
   } finally {
     await client.close();
   }
+}
+
+/** `snapcron verify JOB`: can the job reach what it needs? */
+export async function verifyCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("verify", args, {
+    config: { type: "string", short: "c" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    print(VERIFY_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError("Expected one JOB name: snapcron verify JOB", "verify");
+  }
+  const { config, job } = await findJob(positionals[0]!, values.config, "verify");
+  const log = makeLogger(config, undefined);
+  const signal = AbortSignal.timeout(60_000);
+  let healthy = true;
+  if (job.elasticsearch) {
+    const client = esClient(job.elasticsearch, log);
+    try {
+      const info = await client.info();
+      const nodes = await ensureRepository(client, job.elasticsearch, { log, signal }, true);
+      print(
+        `${info.flavour} ${info.version}: repository "${job.elasticsearch.repository.name}" ` +
+          (nodes.length > 0 ? `verified on ${nodes.join(", ")}` : "exists (verify: false)"),
+      );
+    } finally {
+      await client.close();
+    }
+  }
+  if (job.etcd) {
+    for (const endpoint of job.etcd.endpoints) {
+      const client = etcdClient(job.etcd, [endpoint], log);
+      try {
+        const status = await client.status(signal);
+        print(
+          `etcd ${endpoint}: version ${status.version}, revision ${status.revision}, ${
+            formatBytes(status.dbSize)
+          }`,
+        );
+      } catch (error) {
+        print(`etcd ${endpoint}: ${(error as Error).message}`);
+        healthy = false;
+      } finally {
+        client.close();
+      }
+    }
+  }
+  if (job.upload) {
+    const storages = new Storages(config);
+    try {
+      const storage = storages.get(job.upload.storage);
+      const backups = await listBackups(storage, job.name, job.upload.key, signal);
+      print(`${storage.description}: reachable, ${backups.length} backup(s) of "${job.name}"`);
+    } finally {
+      storages.close();
+    }
+  }
+  return healthy ? EXIT.ok : EXIT.failed;
 }

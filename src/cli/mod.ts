@@ -2,7 +2,7 @@ import { ConfigError } from "../config/mod.ts";
 import { ScheduleSyntaxError } from "../schedule/mod.ts";
 import { EXIT, printError, UsageError, VERSION } from "./_common.ts";
 import { goCronCommand, isGoCronInvocation } from "./gocron.ts";
-import { listCommand, restoreCommand, retentionCommand } from "./backups.ts";
+import { listCommand, restoreCommand, retentionCommand, verifyCommand } from "./backups.ts";
 import { nextCommand } from "./next.ts";
 import { onceCommand } from "./once.ts";
 import { runCommand } from "./run.ts";
@@ -20,6 +20,7 @@ Usage:
   snapcron list JOB [--json]               list the job's backups
   snapcron retention JOB [--dry-run]       prune old backups now, or show the plan
   snapcron restore JOB BACKUP --to FILE    download, verify and unpack a backup
+  snapcron verify JOB                      check the job's repository, endpoints and storage
   snapcron version
   snapcron -s EXPR [-p PORT] -- CMD [ARGS...]   go-cron compatible invocation
 
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   list: listCommand,
   retention: retentionCommand,
   restore: restoreCommand,
+  verify: verifyCommand,
   version: versionCommand,
 };
 
@@ -51,7 +53,7 @@ export async function main(args: string[]): Promise<number> {
     const command = COMMANDS[name];
     if (!command) {
       throw new UsageError(
-        `Unknown command "${name}": use run, once, validate, next, list, retention, restore or version (snapcron --help)`,
+        `Unknown command "${name}": use run, once, validate, next, list, retention, restore, verify or version (snapcron --help)`,
       );
     }
     return await command(rest);

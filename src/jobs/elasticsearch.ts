@@ -153,12 +153,16 @@ export function elasticsearchJob(name: string, es: ElasticsearchSection): Job {
   };
 }
 
-async function ensureRepository(
+/**
+ * Makes sure the job's repository exists (creating it when `type` is given) and, when
+ * `verify`, checks that every node can write to it. Returns the nodes that verified it.
+ */
+export async function ensureRepository(
   client: EsClient,
   es: ElasticsearchSection,
-  ctx: JobContext,
+  ctx: Pick<JobContext, "log" | "signal">,
   verify: boolean,
-): Promise<void> {
+): Promise<string[]> {
   const { name, type, settings, verify: wantVerify } = es.repository;
   if (type) {
     const outcome = await client.ensureRepository(name, {
@@ -171,10 +175,10 @@ async function ensureRepository(
       `Snapshot repository "${name}" does not exist: create it, or give "repository.type" and "repository.settings" so snapcron creates it`,
     );
   }
-  if (verify && wantVerify !== false) {
-    const nodes = await client.verifyRepository(name, { signal: ctx.signal });
-    ctx.log.info(`Repository "${name}" verified on ${nodes.length} node(s)`);
-  }
+  if (!verify || wantVerify === false) return [];
+  const nodes = await client.verifyRepository(name, { signal: ctx.signal });
+  ctx.log.info(`Repository "${name}" verified on ${nodes.length} node(s)`);
+  return nodes.map((node) => node.name);
 }
 
 async function createWithRetry(

@@ -1,7 +1,23 @@
 import type { EtcdSection } from "../config/mod.ts";
 import { EtcdClient } from "../etcd/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import type { Job } from "../runner/mod.ts";
 import { type BackupTarget, housekeeping, storeBackup } from "./_backup.ts";
+
+/** A client for a job's `etcd` section, on `endpoints` (all of them, or one to check). */
+export function etcdClient(etcd: EtcdSection, endpoints: string[], log: Logger): EtcdClient {
+  return new EtcdClient({
+    endpoints,
+    ...(etcd.username !== undefined
+      ? { username: etcd.username, password: etcd.password ?? "" }
+      : {}),
+    ...(etcd.ca_file ? { caFile: etcd.ca_file } : {}),
+    ...(etcd.cert_file ? { certFile: etcd.cert_file } : {}),
+    ...(etcd.key_file ? { keyFile: etcd.key_file } : {}),
+    ...(etcd.request_timeout ? { timeoutMs: etcd.request_timeout } : {}),
+    log,
+  });
+}
 
 /** A job that streams an etcd snapshot, verified on the way, into storage. */
 export function etcdJob(name: string, etcd: EtcdSection, target: BackupTarget): Job {
@@ -9,18 +25,7 @@ export function etcdJob(name: string, etcd: EtcdSection, target: BackupTarget): 
     name,
     kind: "etcd",
     async run(ctx) {
-      const client = new EtcdClient({
-        endpoints: etcd.endpoints,
-        ...(etcd.username !== undefined ? { username: etcd.username } : {}),
-        ...(etcd.password !== undefined || etcd.username !== undefined
-          ? { password: etcd.password ?? "" }
-          : {}),
-        ...(etcd.ca_file ? { caFile: etcd.ca_file } : {}),
-        ...(etcd.cert_file ? { certFile: etcd.cert_file } : {}),
-        ...(etcd.key_file ? { keyFile: etcd.key_file } : {}),
-        ...(etcd.request_timeout ? { timeoutMs: etcd.request_timeout } : {}),
-        log: ctx.log,
-      });
+      const client = etcdClient(etcd, etcd.endpoints, ctx.log);
       try {
         const status = await client.status(ctx.signal);
         ctx.progress({

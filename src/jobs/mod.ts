@@ -19,6 +19,7 @@ export { commandJob, type CommandJobOptions } from "./command.ts";
 export {
   DEFAULT_SNAPSHOT_NAME,
   elasticsearchJob,
+  ensureRepository,
   esClient,
   JOB_TAG,
   planSnapshots,
@@ -26,5 +27,5 @@ export {
   snapshotItems,
   snapshotName,
 } from "./elasticsearch.ts";
-export { etcdJob } from "./etcd.ts";
+export { etcdClient, etcdJob } from "./etcd.ts";
 export { retentionJob, type RetentionSource } from "./retention.ts";
