@@ -1,20 +1,52 @@
-# First version: the "Packaging" issue finishes it (tini, scratch target, health check).
-# Build stage: compiles the single binary. `deno compile` needs "denort"; it downloads it, so the
-# build needs the internet, or a denort of the pinned Deno version passed in as DENORT_BIN.
+# syntax=docker/dockerfile:1
+# snapcron images. Not built on the development machines (they have no Docker engine): the
+# README says what was checked and what was not.
+#
+#   docker build -t snapcron .                      # distroless/cc, non-root, tini as PID 1
+#   docker build --target scratch -t snapcron:scratch .   # only the binary and its libraries
+#
+# The build stage compiles with `deno compile`, which downloads "denort" (the runtime it embeds
+# the program into): the build needs the internet, or DENORT_BIN pointing at a denort of the
+# pinned Deno version inside the build context.
+
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates nodejs npm \
+ && apt-get install -y --no-install-recommends ca-certificates nodejs npm tini \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 ARG DENORT_BIN=
 ENV SNAPCRON_COMPILE_ONLINE=1
 RUN scripts/compile.sh
+# The libraries the binary loads, at their own paths, for the scratch image.
+RUN mkdir -p /rootfs/tmp && chmod 1777 /rootfs/tmp \
+ && for lib in $(ldd dist/snapcron | grep -o '/[^ ]*'); do \
+      mkdir -p "/rootfs$(dirname "$lib")" && cp -L "$lib" "/rootfs$lib"; \
+    done \
+ && mkdir -p /rootfs/etc/ssl/certs && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+ && echo "snapcron:x:65532:65532::/tmp:/sbin/nologin" > /rootfs/etc/passwd
 
-# Final stage: distroless with glibc (the compiled binary needs it), as a non-root user.
-FROM gcr.io/distroless/cc-debian12:nonroot
+# Default image: distroless with glibc, non-root, tini reaps the children of command jobs.
+FROM gcr.io/distroless/cc-debian12:nonroot AS distroless
+COPY --from=build /usr/bin/tini-static /usr/local/bin/tini
 COPY --from=build /src/dist/snapcron /usr/local/bin/snapcron
-EXPOSE 18080
 USER nonroot
-ENTRYPOINT ["/usr/local/bin/snapcron"]
+EXPOSE 18080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s \
+  CMD ["/usr/local/bin/snapcron", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/tini", "--", "/usr/local/bin/snapcron"]
 CMD ["run", "--config", "/etc/snapcron/snapcron.yaml"]
+
+# Smallest image: nothing but the binary, its libraries and CA certificates. Command jobs can
+# only run programs you add; Elasticsearch, etcd and S3 jobs need nothing else.
+FROM scratch AS scratch
+COPY --from=build /rootfs/ /
+COPY --from=build /usr/bin/tini-static /tini
+COPY --from=build /src/dist/snapcron /snapcron
+USER 65532:65532
+EXPOSE 18080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["/snapcron", "healthcheck"]
+ENTRYPOINT ["/tini", "--", "/snapcron"]
+CMD ["run", "--config", "/etc/snapcron/snapcron.yaml"]
+
+FROM distroless
