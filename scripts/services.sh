@@ -3,6 +3,8 @@
 #   etcd           Debian etcd-server (+ etcd-client for etcdctl)   client :12379, peer :12380
 #   S3             s3proxy jar-with-dependencies, filesystem store   :19000
 #   Elasticsearch  integration-test zip, single node, security off   http :19200, transport :19300
+#   OpenSearch     integration-test zip + repository-s3 (S3 client on s3proxy), no security
+#                                                                    http :19201, transport :19301
 # Installs what is missing (Debian packages with apt-get, jars and zips with Maven) and caches
 # downloads in ${SNAPCRON_CACHE:-$HOME/.cache/snapcron}/services; runtime state (data, pid files,
 # logs) lives in ${SNAPCRON_SERVICES_DIR:-/tmp/snapcron-services}.
@@ -12,10 +14,24 @@
 #   some patch releases: 9.6.0, 9.5.7, 9.5.6 and 9.5.5 did not resolve; 9.5.4, 9.5.0, 9.1.0 and
 #   8.19.21 do. 9.x needs Java 21+, so with only Java 17 the 8.19 line is used.
 #   s3proxy 4.1.0 on Temurin 25.0.3; etcd 3.4.23 (Debian bookworm).
+#   OpenSearch 3.6.0 on Temurin 25.0.3 works, its repository-s3 3.6.0 writing into s3proxy.
+#   Maven Central's metadata lists integ-test zips 2.0.0-2.19.6 and 3.6.0 only (3.8.0, 3.7.0
+#   and 3.5.0 do not resolve). No repository-s3 *plugin zip* resolves at all: 3.1.0-3.8.0 have
+#   just pom, jar and Gradle module, 2.x not even a pom. So the plugin zip is assembled here
+#   from the plugin jar, the runtime dependencies its pom lists (less the jars the
+#   distribution's lib/ already has), a plugin-descriptor.properties and a
+#   plugin-security.policy, and installed with `opensearch-plugin install --batch file://...`
+#   like a published one (which is used instead whenever it resolves). 3.x needs Java 21+;
+#   with only Java 17 there is no OpenSearch (2.x lacks the plugin; untested).
+#   `up opensearch` took 96 s cold (empty cache: 160 MB zip, ~40 MB of plugin jars) and
+#   25-40 s warm; a warm `up` of all four took 42-54 s against 28 s for the other three (load
+#   4-6 from other work), so OpenSearch is in the default set.
 #
-# Usage: scripts/services.sh up|down|status [etcd|s3|es ...]
+# Usage: scripts/services.sh up|down|status [etcd|s3|es|opensearch ...]   (none: all four)
 #        eval "$(scripts/services.sh env)"
-# Overrides: SNAPCRON_ES_VERSION (one version), SNAPCRON_ES_JAVA_HOME, SNAPCRON_{ETCD,S3,ES}_TIMEOUT.
+# Overrides: SNAPCRON_ES_VERSION, SNAPCRON_OPENSEARCH_VERSION (one version each),
+#   SNAPCRON_ES_JAVA_HOME, SNAPCRON_OPENSEARCH_JAVA_HOME,
+#   SNAPCRON_{ETCD,S3,ES,OPENSEARCH}_TIMEOUT.
 set -euo pipefail
 
 CACHE="${SNAPCRON_CACHE:-$HOME/.cache/snapcron}/services"
@@ -28,23 +44,28 @@ ETCD_PEER_PORT=12380
 S3_PORT=19000
 ES_PORT=19200
 ES_TRANSPORT_PORT=19300
+OS_PORT=19201
+OS_TRANSPORT_PORT=19301
 
 S3_ACCESS_KEY="snapcron-test"
 S3_SECRET_KEY="snapcron-test-secret"
 S3_REGION="us-east-1"
-ES_USER="snapcron-es"
+ES_USER="snapcron-es" # also runs OpenSearch
 
 # Newest first; the first that resolves (and whose Java need is met) wins.
 ES9_VERSIONS=(9.5.4 9.5.0 9.1.0)
 ES8_VERSIONS=(8.19.21 8.19.4)
 S3PROXY_VERSIONS=(4.1.0 4.0.0 3.3.0)
+# Both the integ-test zip and repository-s3 (zip, or jar to assemble one) must resolve.
+OS_VERSIONS=(3.6.0)
 
 # Seconds to wait for each server to answer once started.
 ETCD_TIMEOUT="${SNAPCRON_ETCD_TIMEOUT:-30}"
 S3_TIMEOUT="${SNAPCRON_S3_TIMEOUT:-60}"
 ES_TIMEOUT="${SNAPCRON_ES_TIMEOUT:-240}"
+OS_TIMEOUT="${SNAPCRON_OPENSEARCH_TIMEOUT:-240}"
 
-ALL_SERVICES=(etcd s3 es)
+ALL_SERVICES=(etcd s3 es opensearch)
 
 say() { printf 'services: %s\n' "$*" >&2; }
 
@@ -59,8 +80,9 @@ canonical() {
     etcd) echo etcd ;;
     s3 | s3proxy) echo s3 ;;
     es | elasticsearch) echo es ;;
+    opensearch | os) echo opensearch ;;
     *)
-      say "unknown service \"$1\": expected etcd, s3 or es"
+      say "unknown service \"$1\": expected etcd, s3, es or opensearch"
       exit 2
       ;;
   esac
@@ -71,6 +93,7 @@ label() {
     etcd) echo "etcd" ;;
     s3) echo "s3proxy" ;;
     es) echo "Elasticsearch" ;;
+    opensearch) echo "OpenSearch" ;;
   esac
 }
 
@@ -79,6 +102,7 @@ url_of() {
     etcd) echo "http://127.0.0.1:$ETCD_PORT" ;;
     s3) echo "http://127.0.0.1:$S3_PORT" ;;
     es) echo "http://127.0.0.1:$ES_PORT" ;;
+    opensearch) echo "http://127.0.0.1:$OS_PORT" ;;
   esac
 }
 
@@ -88,6 +112,7 @@ ports_of() {
     etcd) echo "$ETCD_PORT $ETCD_PEER_PORT" ;;
     s3) echo "$S3_PORT" ;;
     es) echo "$ES_PORT $ES_TRANSPORT_PORT" ;;
+    opensearch) echo "$OS_PORT $OS_TRANSPORT_PORT" ;;
   esac
 }
 
@@ -107,6 +132,7 @@ live_pid() {
     etcd) marker="etcd" ;;
     s3) marker="s3proxy" ;;
     es) marker="elasticsearch" ;;
+    opensearch) marker="opensearch" ;;
   esac
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$marker" || return 1
   echo "$pid"
@@ -129,6 +155,10 @@ healthy() {
       ;;
     es)
       curl -sf -m 15 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=10s" \
+        >/dev/null
+      ;;
+    opensearch)
+      curl -sf -m 15 "http://127.0.0.1:$OS_PORT/_cluster/health?wait_for_status=yellow&timeout=10s" \
         >/dev/null
       ;;
   esac
@@ -279,6 +309,139 @@ ensure_es_user() {
   say "creating system user $ES_USER (Elasticsearch refuses to run as root)"
   useradd --system --user-group --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin "$ES_USER" 2>/dev/null || id -u "$ES_USER" >/dev/null
+}
+
+os_zip() {
+  echo "$M2/org/opensearch/distribution/integ-test-zip/opensearch/$1/opensearch-$1.zip"
+}
+
+os_plugin_base() {
+  echo "$M2/org/opensearch/plugin/repository-s3/$1/repository-s3-$1"
+}
+
+# Whether repository-s3 of this version is here: the published zip, or the jar (and pom) to
+# assemble one from.
+os_plugin_cached() {
+  local base
+  base="$(os_plugin_base "$1")"
+  [ -f "$base.zip" ] || { [ -f "$base.jar" ] && [ -f "$base.pom" ]; }
+}
+
+# Prints the OpenSearch version to run: the newest whose integ-test zip and repository-s3
+# resolve. SNAPCRON_OPENSEARCH_VERSION forces one version.
+fetch_opensearch() {
+  local candidates=() v log
+  if [ -n "${SNAPCRON_OPENSEARCH_VERSION:-}" ]; then
+    candidates=("$SNAPCRON_OPENSEARCH_VERSION")
+  else
+    candidates=("${OS_VERSIONS[@]}")
+  fi
+  for v in "${candidates[@]}"; do
+    [ -f "$(os_zip "$v")" ] && os_plugin_cached "$v" && { echo "$v"; return 0; }
+  done
+  ensure_maven
+  for v in "${candidates[@]}"; do
+    log="$CACHE/mvn-opensearch-$v.log"
+    if [ ! -f "$(os_zip "$v")" ]; then
+      say "downloading OpenSearch $v integ-test zip with Maven"
+      if ! mvn_get "org.opensearch.distribution.integ-test-zip:opensearch:$v:zip" "$log" ||
+        [ ! -f "$(os_zip "$v")" ]; then
+        say "OpenSearch $v did not resolve (see $log); trying the next one down"
+        continue
+      fi
+    fi
+    os_plugin_cached "$v" && { echo "$v"; return 0; }
+    log="$CACHE/mvn-opensearch-repository-s3-$v.log"
+    say "downloading OpenSearch repository-s3 $v with Maven"
+    mvn_get "org.opensearch.plugin:repository-s3:$v:zip" "$log" ||
+      mvn_get "org.opensearch.plugin:repository-s3:$v:jar" "$log" || true
+    os_plugin_cached "$v" && { echo "$v"; return 0; }
+    say "OpenSearch repository-s3 $v resolved neither as zip nor as jar (see $log); trying the next one down"
+  done
+  fail "no OpenSearch version in (${candidates[*]}) resolved with Maven together with repository-s3; see $CACHE/mvn-opensearch-*.log"
+}
+
+# Prints the path of an installable repository-s3 plugin zip for the OpenSearch unpacked in
+# $2: the published zip when Maven has it, else one assembled (and cached) from the plugin jar
+# and its runtime dependencies. Jars that the distribution's lib/ already holds are left out, as
+# the published zips do (OpenSearch refuses a plugin whose classes shadow the server's).
+os_plugin_zip() {
+  local version="$1" home="$2" base out work jar artifact java_version log
+  base="$(os_plugin_base "$version")"
+  [ -f "$base.zip" ] && { echo "$base.zip"; return 0; }
+  out="$CACHE/opensearch/repository-s3-$version-assembled.zip"
+  [ -f "$out" ] && { echo "$out"; return 0; }
+  say "assembling the repository-s3 $version plugin zip from its jar and dependencies"
+  command -v zip >/dev/null || apt_install zip
+  work="$CACHE/opensearch/build-$version"
+  log="$CACHE/mvn-opensearch-repository-s3-deps-$version.log"
+  rm -rf "$work"
+  mkdir -p "$work/deps" "$work/plugin"
+  cat >"$work/pom.xml" <<XML
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>snapcron.test</groupId>
+  <artifactId>opensearch-repository-s3-bundle</artifactId>
+  <version>$version</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.opensearch.plugin</groupId>
+      <artifactId>repository-s3</artifactId>
+      <version>$version</version>
+    </dependency>
+  </dependencies>
+</project>
+XML
+  # The repository layout names each jar's artifactId: deps/GROUP/ARTIFACT/VERSION/FILE.
+  (
+    flock 9
+    mvn -B -q -Dmaven.repo.local="$M2" -f "$work/pom.xml" "$DEP_PLUGIN:copy-dependencies" \
+      -DincludeScope=runtime -Dmdep.useRepositoryLayout=true -DoutputDirectory="$work/deps" \
+      >"$log" 2>&1
+  ) 9>"$CACHE/mvn.lock" || {
+    tail -n 20 "$log" >&2
+    fail "could not resolve the dependencies of repository-s3 $version; log: $log"
+  }
+  while IFS= read -r jar; do
+    artifact="$(basename "$(dirname "$(dirname "$jar")")")"
+    if compgen -G "$home/lib/$artifact-[0-9]*.jar" >/dev/null; then continue; fi
+    cp "$jar" "$work/plugin/"
+  done < <(find "$work/deps" -name '*.jar' | sort)
+  [ -f "$work/plugin/repository-s3-$version.jar" ] ||
+    fail "repository-s3-$version.jar missing from its own dependency set; log: $log"
+  unzip -l "$work/plugin/repository-s3-$version.jar" \
+    org/opensearch/repositories/s3/S3RepositoryPlugin.class >/dev/null 2>&1 ||
+    fail "repository-s3-$version.jar has no org.opensearch.repositories.s3.S3RepositoryPlugin"
+  if [[ "$version" == 2.* ]]; then java_version=11; else java_version=21; fi
+  cat >"$work/plugin/plugin-descriptor.properties" <<PROPS
+description=The S3 repository plugin (assembled by snapcron's scripts/services.sh)
+version=$version
+name=repository-s3
+classname=org.opensearch.repositories.s3.S3RepositoryPlugin
+java.version=$java_version
+opensearch.version=$version
+extended.plugins=
+has.native.controller=false
+PROPS
+  # What an S3 client needs: the network above all (OpenSearch 3.x's agent enforces socket
+  # permissions per plugin), and reflection for the AWS SDK and Jackson.
+  cat >"$work/plugin/plugin-security.policy" <<'POLICY'
+grant {
+  permission java.net.SocketPermission "*", "connect,resolve";
+  permission java.net.NetPermission "getProxySelector";
+  permission java.lang.RuntimePermission "accessDeclaredMembers";
+  permission java.lang.RuntimePermission "getClassLoader";
+  permission java.lang.RuntimePermission "setContextClassLoader";
+  permission java.lang.reflect.ReflectPermission "suppressAccessChecks";
+  permission java.util.PropertyPermission "*", "read,write";
+};
+POLICY
+  rm -f "$work/plugin.zip"
+  (cd "$work/plugin" && zip -q -r "$work/plugin.zip" .)
+  mv "$work/plugin.zip" "$out"
+  rm -rf "$work"
+  echo "$out"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -448,6 +611,109 @@ EOF
   say "Elasticsearch $version up (pid $pid, Java $(java_major "$java_home/bin/java")) at $(url_of es)"
 }
 
+# Makes $1/snapcron-keystore/opensearch.keystore hold repository-s3's keys for s3proxy (two JVM
+# runs, ~5 s, so it is made once per key pair and copied into each node's config).
+ensure_os_keystore() {
+  local home="$1" java_home="$2" dir="$1/snapcron-keystore" stamp log
+  stamp="$(printf '%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" | sha256sum | cut -d' ' -f1)"
+  [ -f "$dir/opensearch.keystore" ] && [ "$(cat "$dir/keys.sha256" 2>/dev/null)" = "$stamp" ] &&
+    return 0
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  log="$CACHE/opensearch-keystore.log"
+  {
+    env OPENSEARCH_JAVA_HOME="$java_home" OPENSEARCH_PATH_CONF="$dir" \
+      "$home/bin/opensearch-keystore" create </dev/null &&
+      printf '%s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" |
+      env OPENSEARCH_JAVA_HOME="$java_home" OPENSEARCH_PATH_CONF="$dir" \
+        "$home/bin/opensearch-keystore" add --stdin \
+        s3.client.default.access_key s3.client.default.secret_key
+  } >"$log" 2>&1 || {
+    tail -n 20 "$log" >&2
+    rm -rf "$dir"
+    fail "opensearch-keystore failed; log: $log"
+  }
+  echo "$stamp" >"$dir/keys.sha256"
+}
+
+up_opensearch() {
+  local rc=0 pid version java_home home unpack plugin_zip log dir="$RUN/opensearch"
+  precheck opensearch "$OS_TIMEOUT" || rc=$?
+  [ "$rc" -eq 10 ] && return 0
+  [ "$rc" -eq 0 ] || return 1
+  ensure_java17
+  if [ -n "${SNAPCRON_OPENSEARCH_JAVA_HOME:-}" ]; then
+    java_home="$SNAPCRON_OPENSEARCH_JAVA_HOME"
+  elif [[ "${SNAPCRON_OPENSEARCH_VERSION:-}" == 2.* ]]; then
+    java_home="$(pick_java_home 17)"
+  else
+    java_home="$(pick_java_home 21)" || fail "OpenSearch 3.x needs Java 21+ under /usr/lib/jvm"
+  fi
+  version="$(fetch_opensearch)"
+  ensure_es_user
+  # Unpacked, with repository-s3 installed, under the runtime dir (as for Elasticsearch).
+  home="$RUN/os-home/opensearch-$version"
+  if [ ! -d "$home/plugins/repository-s3" ]; then
+    say "unpacking OpenSearch $version and installing repository-s3"
+    unpack="$RUN/os-home/unpack"
+    rm -rf "$unpack"
+    mkdir -p "$unpack"
+    unzip -q "$(os_zip "$version")" -d "$unpack"
+    plugin_zip="$(os_plugin_zip "$version" "$unpack/opensearch-$version")"
+    log="$CACHE/opensearch-plugin-install-$version.log"
+    env OPENSEARCH_JAVA_HOME="$java_home" OPENSEARCH_PATH_CONF="$unpack/opensearch-$version/config" \
+      "$unpack/opensearch-$version/bin/opensearch-plugin" install --batch "file://$plugin_zip" \
+      </dev/null >"$log" 2>&1 || {
+      tail -n 20 "$log" >&2
+      fail "opensearch-plugin install $plugin_zip failed; log: $log"
+    }
+    rm -rf "$home"
+    mv "$unpack/opensearch-$version" "$home"
+    rm -rf "$unpack"
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir/data" "$dir/logs" "$dir/repo" "$dir/tmp"
+  cp -R "$home/config" "$dir/config"
+  cat >"$dir/config/opensearch.yml" <<YAML
+cluster.name: snapcron-test
+node.name: snapcron-test
+discovery.type: single-node
+network.host: 127.0.0.1
+http.port: $OS_PORT
+transport.port: $OS_TRANSPORT_PORT
+path.data: $dir/data
+path.logs: $dir/logs
+path.repo: ["$dir/repo"]
+# A nearly full test disk must not turn indices read-only or stop shard allocation.
+cluster.routing.allocation.disk.threshold_enabled: false
+# repository-s3's default client talks to s3proxy; the keys are in the keystore.
+s3.client.default.endpoint: 127.0.0.1:$S3_PORT
+s3.client.default.protocol: http
+s3.client.default.path_style_access: true
+s3.client.default.region: $S3_REGION
+YAML
+  # The JVM runs in the (shared, root-owned) home: its gc log and dumps go to this node's dirs.
+  sed -i -e "s|logs/gc.log|$dir/logs/gc.log|" -e "s|HeapDumpPath=data|HeapDumpPath=$dir/data|" \
+    -e "s|ErrorFile=logs/|ErrorFile=$dir/logs/|" "$dir/config/jvm.options"
+  ensure_os_keystore "$home" "$java_home"
+  cp "$home/snapcron-keystore/opensearch.keystore" "$dir/config/"
+  echo "$version" >"$dir/version"
+  chown -R "$ES_USER:$ES_USER" "$dir"
+  chmod 755 "$RUN" "$RUN/os-home"
+  (
+    cd "$dir/logs"
+    exec setsid setpriv --reuid="$ES_USER" --regid="$ES_USER" --init-groups \
+      env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
+      OPENSEARCH_JAVA_HOME="$java_home" OPENSEARCH_PATH_CONF="$dir/config" \
+      OPENSEARCH_TMPDIR="$dir/tmp" OPENSEARCH_JAVA_OPTS="-Xms512m -Xmx512m" \
+      "$home/bin/opensearch"
+  ) </dev/null >"$(log_file opensearch)" 2>&1 &
+  pid=$!
+  echo "$pid" >"$(pid_file opensearch)"
+  wait_healthy opensearch "$pid" "$OS_TIMEOUT" || { stop_one opensearch >/dev/null 2>&1; return 1; }
+  say "OpenSearch $version up (pid $pid, Java $(java_major "$java_home/bin/java")) at $(url_of opensearch)"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 
@@ -461,8 +727,9 @@ selected() {
 }
 
 cmd_up() {
-  local services=() svc pids=() failed=() i start=$SECONDS
-  mapfile -t services < <(selected "$@")
+  local services=() list svc pids=() failed=() i start=$SECONDS
+  list="$(selected "$@")" || exit 2 # an unknown name
+  mapfile -t services <<<"$list"
   [ "$(id -u)" -eq 0 ] || fail "run as root: it installs packages and starts Elasticsearch as user $ES_USER"
   mkdir -p "$CACHE" "$RUN"
   chmod 755 "$RUN"
@@ -508,8 +775,9 @@ stop_one() {
 }
 
 cmd_down() {
-  local services=() svc pids=()
-  mapfile -t services < <(selected "$@")
+  local services=() list svc pids=()
+  list="$(selected "$@")" || exit 2 # an unknown name
+  mapfile -t services <<<"$list"
   for svc in "${services[@]}"; do
     stop_one "$svc" &
     pids+=($!)
@@ -536,11 +804,17 @@ cmd_env() {
     export_line SNAPCRON_TEST_ES_REPO_PATH "$RUN/es/repo"
     export_line SNAPCRON_TEST_ES_VERSION "$(cat "$RUN/es/version" 2>/dev/null || echo unknown)"
   fi
+  if live_pid opensearch >/dev/null; then
+    export_line SNAPCRON_TEST_OPENSEARCH_URL "$(url_of opensearch)"
+    export_line SNAPCRON_TEST_OPENSEARCH_VERSION \
+      "$(cat "$RUN/opensearch/version" 2>/dev/null || echo unknown)"
+  fi
 }
 
 cmd_status() {
-  local services=() svc pid state
-  mapfile -t services < <(selected "$@")
+  local services=() list svc pid state
+  list="$(selected "$@")" || exit 2 # an unknown name
+  mapfile -t services <<<"$list"
   for svc in "${services[@]}"; do
     if pid="$(live_pid "$svc")"; then
       if healthy "$svc"; then state="running"; else state="starting"; fi
@@ -548,7 +822,7 @@ cmd_status() {
     else
       state="stopped"
     fi
-    printf '%-5s %-20s %-24s log: %s\n' "$svc" "$state" "$(url_of "$svc")" "$(log_file "$svc")"
+    printf '%-10s %-20s %-24s log: %s\n' "$svc" "$state" "$(url_of "$svc")" "$(log_file "$svc")"
   done
 }
 
@@ -566,7 +840,7 @@ main() {
     env) cmd_env ;;
     status) cmd_status "$@" ;;
     *)
-      echo "usage: scripts/services.sh up|down|status [etcd|s3|es ...] | env" >&2
+      echo "usage: scripts/services.sh up|down|status [etcd|s3|es|opensearch ...] | env" >&2
       exit 2
       ;;
   esac
