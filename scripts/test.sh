@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of the README and of CI: installs the pinned Deno when it is missing, starts
-# the real test servers (etcd, s3proxy, Elasticsearch) on 127.0.0.1, runs `deno task test` and
+# the real test servers (etcd, s3proxy, Elasticsearch, OpenSearch) on 127.0.0.1, runs `deno task test` and
 # ends with one line "tests: N passed, N failed". Extra arguments go to `deno test`
 # (e.g. a file or --filter). SNAPCRON_SERVICES=none runs without servers (their tests are
 # reported as ignored, or fail under CI=true).

@@ -1,6 +1,7 @@
 /**
- * Shared plumbing for tests against real servers. `scripts/services.sh up` starts etcd, s3proxy
- * and Elasticsearch on 127.0.0.1; `eval "$(scripts/services.sh env)"` exports where they are.
+ * Shared plumbing for tests against real servers. `scripts/services.sh up` starts etcd, s3proxy,
+ * Elasticsearch and OpenSearch on 127.0.0.1; `eval "$(scripts/services.sh env)"` exports where
+ * they are.
  * A test whose servers are not announced is ignored (with the reason in its name) or, under
  * `CI=true`, fails: it never passes without having run.
  */

@@ -165,11 +165,11 @@ export async function ensureRepository(
 ): Promise<string[]> {
   const { name, type, settings, verify: wantVerify } = es.repository;
   if (type) {
-    const outcome = await client.ensureRepository(name, {
+    // The client logs a creation itself.
+    await client.ensureRepository(name, {
       type,
       settings: Object.fromEntries(Object.entries(settings ?? {}).map(([k, v]) => [k, String(v)])),
     }, { signal: ctx.signal });
-    if (outcome === "created") ctx.log.info(`Created snapshot repository "${name}"`, { type });
   } else if (!(await client.getRepository(name, { signal: ctx.signal }))) {
     throw new Error(
       `Snapshot repository "${name}" does not exist: create it, or give "repository.type" and "repository.settings" so snapcron creates it`,
