@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-console
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { type Config, loadConfig } from "../config/mod.ts";
+import { closest, type Config, loadConfig } from "../config/mod.ts";
 import { createLogger, createRedactor, type LogFormat, type Logger } from "../log/mod.ts";
 
 /** Exit codes: the contract scripts rely on. */
@@ -37,13 +37,37 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
-    throw new UsageError(message.replace(/\.$/, ""), command);
+    throw new UsageError(flagProblem(error as Error & { code?: string }, options), command);
   }
   if (!positionals && parsed.positionals.length > 0) {
-    throw new UsageError(`Unexpected argument "${parsed.positionals[0]}"`, command);
+    throw new UsageError(
+      `Unexpected argument "${parsed.positionals[0]}": snapcron ${command} takes flags only`,
+      command,
+    );
   }
   return parsed;
+}
+
+/** parseArgs' error in one line that names the flag and the fix. */
+function flagProblem(error: Error & { code?: string }, options: ParseArgsOptionsConfig): string {
+  const known = Object.keys(options).map((name) => `--${name}`);
+  const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? "";
+  const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(",")[0]!;
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const hint = flag.startsWith("--") ? closest(flag, known) : undefined;
+    return `Unknown flag "${flag}"` +
+      (hint ? ` (did you mean "${hint}"?)` : `: use ${known.join(", ")}`);
+  }
+  if (/argument missing/.test(error.message)) return `Flag "${flag}" needs a value`;
+  if (/does not take an argument/.test(error.message)) return `Flag "${flag}" takes no value`;
+  if (/argument is ambiguous/.test(error.message)) {
+    const long = flag.startsWith("--")
+      ? flag
+      : `--${Object.entries(options).find(([, option]) => `-${option.short}` === flag)?.[0]}`;
+    return `Flag "${flag}" needs a value, but the next argument is a flag: ` +
+      `write ${long}=VALUE when the value starts with "-"`;
+  }
+  return error.message.split("\n")[0]!.replace(/\.$/, "");
 }
 
 /** The config file to use: `--config`, then `$SNAPCRON_CONFIG`, then `./snapcron.yaml`. */

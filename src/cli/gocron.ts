@@ -39,7 +39,9 @@ export async function goCronCommand(args: string[]): Promise<number> {
       : [arg.slice(0, 2), arg.slice(2) || undefined];
     const value = () => {
       const next = inline ?? args[++i];
-      if (next === undefined) throw new UsageError(`Flag ${flag} needs a value`, "gocron");
+      if (next === undefined || next === "--") {
+        throw new UsageError(`Flag "${flag}" needs a value`, "gocron");
+      }
       return next.replace(/^=/, "");
     };
     if (flag === "-s") expression = value();
@@ -59,8 +61,11 @@ export async function goCronCommand(args: string[]): Promise<number> {
   if (command.length === 0) {
     throw new UsageError('Missing the command: snapcron -s "EXPR" -- CMD [ARGS...]', "gocron");
   }
-  if (!/^\d+$/.test(port)) {
-    throw new UsageError(`Invalid -p "${port}": use a port number`, "gocron");
+  if (!/^\d+$/.test(port) || Number(port) > 65535) {
+    throw new UsageError(
+      `Invalid -p "${port}": use a port number from 0 to 65535 (0 disables the status server)`,
+      "gocron",
+    );
   }
   parseListen(`:${port}`);
   const schedule = parseSchedule(expression, { dialect: "gocron", timezone: defaultZone() });

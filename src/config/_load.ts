@@ -1,5 +1,15 @@
-import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml";
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  visit,
+  type YAMLError,
+} from "yaml";
 import type { z } from "zod";
+import { createRedactor } from "../log/mod.ts";
 import { isDateMathName, renderNameTemplate, validateSnapshotName } from "../elasticsearch/mod.ts";
 import {
   backupPolicyFromKeys,
@@ -31,6 +41,8 @@ export interface StatusConfig {
   hostname: string;
   port: number;
   token?: string;
+  /** The token is needed for reads too (all but `/healthz`). */
+  protectReads: boolean;
   /** Finished runs kept per job. */
   history: number;
   /** Where runs are kept across restarts. */
@@ -120,9 +132,9 @@ const SECRET_KEY = /pass|token|secret|credential|api_?key|ping_url|webhook_url/i
 
 /** Reads and validates a config file. Throws {@linkcode ConfigError} naming file, line and column. */
 export async function loadConfig(file: string, options: ParseConfigOptions = {}): Promise<Config> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(file);
+    bytes = await Deno.readFile(file);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound
       ? "file not found: pass --config FILE or set SNAPCRON_CONFIG"
@@ -133,7 +145,49 @@ export async function loadConfig(file: string, options: ParseConfigOptions = {})
       : `cannot read it: ${error instanceof Error ? error.message : error}`;
     throw new ConfigError(file, [{ path: "", message: reason }], { cause: error });
   }
+  let text: string;
+  try {
+    // Strict: a Latin-1 "é" must not turn silently into U+FFFD inside a command or password.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    const offset = firstInvalidByte(bytes);
+    const before = new TextDecoder().decode(bytes.subarray(0, offset));
+    const lineStart = before.lastIndexOf("\n") + 1;
+    const byte = bytes[offset]?.toString(16).toUpperCase().padStart(2, "0") ?? "";
+    throw new ConfigError(file, [{
+      path: "",
+      line: before.split("\n").length,
+      column: before.length - lineStart + 1,
+      message: `invalid UTF-8 byte 0x${byte}: save the file as UTF-8`,
+    }], { cause: error });
+  }
   return parseConfig(text, file, options);
+}
+
+/** Offset where the first byte sequence that is not UTF-8 starts. */
+function firstInvalidByte(bytes: Uint8Array): number {
+  const fails = (length: number, stream: boolean) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, length), { stream });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  // A streaming decode accepts a prefix that ends inside a character, so failure is monotonic:
+  // find the byte at which decoding fails, then step back to the lead byte of its sequence.
+  let low = 0;
+  let high = bytes.length;
+  if (fails(high, true)) {
+    while (high - low > 1) {
+      const middle = (low + high) >> 1;
+      if (fails(middle, true)) high = middle;
+      else low = middle;
+    }
+  }
+  let start = high - 1;
+  while (start > 0 && start > high - 4 && fails(start, false)) start--;
+  return Math.max(start, 0);
 }
 
 /** Validates config text; `file` names it in errors. */
@@ -147,14 +201,15 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
     return { line, column: col };
   };
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((error) => ({
-        path: "",
-        ...position(error.pos[0]),
-        message: `invalid YAML: ${firstLine(error.message)}`,
-      })),
-    );
+    // Later syntax errors are mostly echoes of the first (one tab-indented block gives one per
+    // line, one unquoted "{" a dozen), so only the first is shown.
+    const error = doc.errors[0]!;
+    const { offset, message } = yamlProblem(error, text, doc);
+    throw new ConfigError(file, [{
+      path: "",
+      ...position(offset),
+      message: `invalid YAML: ${message}`,
+    }]);
   }
   if (doc.contents === null) {
     throw new ConfigError(file, [{ path: "", message: 'the file is empty: add a "jobs" section' }]);
@@ -181,24 +236,63 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
         });
       }
     },
-    Seq(_key, seq) {
-      for (const item of seq.items) {
+    Seq(_key, seq, path) {
+      // Items are named by index under the key that holds the list: `jobs.a.command.1`.
+      const parent = path.at(-1);
+      const listPath = isPair(parent) && isScalar(parent.key)
+        ? `${pathOf(path.slice(0, -1), String(parent.key.value))}.`
+        : "";
+      for (const [index, item] of seq.items.entries()) {
         if (!isScalar(item) || typeof item.value !== "string") continue;
         try {
           item.value = expandEnv(item.value, env, onUse);
         } catch (error) {
           if (!(error instanceof EnvExpansionError)) throw error;
-          issues.push({ path: "", ...position(item.range?.[0]), message: error.message });
+          issues.push({
+            path: `${listPath}${index}`,
+            ...position(item.range?.[0]),
+            message: error.message,
+          });
         }
       }
     },
   });
   if (issues.length > 0) throw new ConfigError(file, issues);
 
-  const data = doc.toJS({ maxAliasCount: 100 });
+  let firstAlias: number | undefined;
+  visit(doc, {
+    Alias(_key, alias) {
+      firstAlias ??= alias.range?.[0];
+      if (alias.resolve(doc) === undefined) {
+        issues.push({
+          path: "",
+          ...position(alias.range?.[0]),
+          message:
+            `unknown alias "*${alias.source}": define the anchor "&${alias.source}" before it`,
+        });
+      }
+    },
+  });
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    throw new ConfigError(file, [{
+      path: "",
+      ...position(firstAlias),
+      message: 'aliases expand to too much data: repeat fewer "*" aliases',
+    }], { cause: error });
+  }
   const result = configSchema.safeParse(data, { reportInput: true });
   if (!result.success) {
-    const mapped = result.error.issues.map((issue) => zodIssue(issue, doc, position));
+    // A secret that lands in a message (a password under a misspelt key) is masked there too.
+    const redact = createRedactor([...secrets, ...collectSecrets(data)]);
+    const mapped = result.error.issues.map((issue) => {
+      const mappedIssue = zodIssue(issue, doc, position);
+      return { ...mappedIssue, message: redact(mappedIssue.message) };
+    });
     // `shedule:` gives both "unknown key shedule" and "missing schedule": keep only the typo.
     const typos = new Set(
       mapped.flatMap((issue) => {
@@ -226,20 +320,31 @@ function buildConfig(
   locate: (path: PropertyKey[], at: "key" | "value") => { line?: number; column?: number },
 ): Config {
   const issues: ConfigIssue[] = [];
+  const redact = createRedactor(secrets);
   // A problem with a whole section points at its key; a problem with a value, at the value.
   const issue = (path: PropertyKey[], message: string, at: "key" | "value" = "value") =>
-    issues.push({ path: path.join("."), ...locate(path, at), message });
+    issues.push({ path: path.join("."), ...locate(path, at), message: redact(message) });
 
-  let status: StatusConfig = { enabled: true, hostname: "0.0.0.0", port: 18080, history: 20 };
+  let status: StatusConfig = {
+    enabled: true,
+    hostname: "0.0.0.0",
+    port: 18080,
+    history: 20,
+    protectReads: false,
+  };
   try {
     status = {
       ...parseListen(raw.status?.listen ?? DEFAULT_LISTEN),
       history: raw.status?.history ?? 20,
+      protectReads: raw.status?.protect_reads ?? false,
     };
   } catch (error) {
     issue(["status", "listen"], (error as Error).message);
   }
   if (raw.status?.token) status.token = raw.status.token;
+  if (status.protectReads && !status.token) {
+    issue(["status", "protect_reads"], 'protect_reads needs "status.token": set a token', "key");
+  }
   if (raw.status?.state_file) status.stateFile = raw.status.state_file;
 
   const defaultZone = env("TZ") && isTimeZone(env("TZ")!) ? env("TZ")! : "UTC";
@@ -304,6 +409,13 @@ function buildConfig(
       }
       const keyProblem = checkKeyTemplate(upload.key);
       if (keyProblem) issue([...at, "upload", "key"], keyProblem);
+    }
+    if (job.etcd && (job.etcd.username === undefined) !== (job.etcd.password === undefined)) {
+      issue(
+        [...at, "etcd", job.etcd.username === undefined ? "password" : "username"],
+        '"username" and "password" go together: give both, or neither for a cluster without auth',
+        "key",
+      );
     }
     if (kind === "etcd" && !upload) {
       issue(
@@ -473,7 +585,9 @@ function collectSecrets(data: unknown, key = ""): string[] {
 }
 
 /** Parses `host:port`, `:port`, `port` or `[v6]:port`; port 0 disables the server. */
-export function parseListen(text: string): Omit<StatusConfig, "history" | "token"> {
+export function parseListen(
+  text: string,
+): Omit<StatusConfig, "history" | "token" | "protectReads"> {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
   if (!match || !(port >= 0 && port <= 65535)) {
@@ -543,55 +657,179 @@ function zodIssue(
   const node = nodeAt(doc, path);
   const parent = node ? undefined : nodeAt(doc, path.slice(0, -1));
   const offset = (node ?? parent)?.range?.[0];
+  // The value of a secret-looking key is described by its type only, never shown.
+  const secret = SECRET_KEY.test(String(path.findLast((p) => typeof p === "string") ?? ""));
+  const got = (value: unknown) => describe(value, secret);
   let message = issue.message;
   if (issue.code === "invalid_type") {
     message = issue.input === undefined
       ? `missing required key "${String(path.at(-1))}"`
-      : `expected ${
-        issue.expected === "record" || issue.expected === "object"
-          ? "a mapping"
-          : issue.expected === "array"
-          ? "a list"
-          : `a ${issue.expected}`
-      }, got ${describe(issue.input)}`;
+      : `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}, got ${got(issue.input)}`;
   } else if (issue.code === "invalid_union" && discriminatorValues(path).length > 0) {
     const value = (node as { toJSON?: () => unknown } | undefined)?.toJSON?.();
-    message = `must be one of ${discriminatorValues(path).map((v) => `"${v}"`).join(", ")}, got ${
-      describe(value)
-    }`;
+    const values = discriminatorValues(path).map((v) => `"${v}"`).join(", ");
+    message = value === undefined
+      ? `missing required key "${String(path.at(-1))}": use one of ${values}`
+      : `must be one of ${values}, got ${got(value)}`;
   } else if (issue.code === "invalid_union") {
-    message = `unexpected value ${describe(issue.input)}: ${firstUnionMessage(issue)}`;
+    message = `${unionExpectation(issue)}, got ${got(issue.input)}`;
   } else if (issue.code === "invalid_value") {
     message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${
-      describe(issue.input)
+      got(issue.input)
     }`;
+  } else if (issue.code === "invalid_format") {
+    message = issue.message.startsWith("expected")
+      ? `${issue.message}, got ${got(issue.input)}`
+      : `invalid value ${got(issue.input)}: ${issue.message}`;
   } else if (issue.code === "too_small") {
     message = issue.origin === "array" || issue.origin === "string"
       ? "must not be empty"
+      : issue.inclusive === false
+      ? `must be more than ${issue.minimum}`
       : `must be at least ${issue.minimum}`;
   } else if (issue.code === "too_big") {
-    message = `must be at most ${issue.maximum}`;
+    message = issue.inclusive === false
+      ? `must be less than ${issue.maximum}`
+      : `must be at most ${issue.maximum}`;
   }
   return { path: dotted, ...position(offset), message };
 }
 
-function firstUnionMessage(issue: z.core.$ZodIssueInvalidUnion): string {
+/** zod's type names as a reader says them. */
+const TYPE_NAMES: Record<string, string> = {
+  record: "a mapping",
+  object: "a mapping",
+  array: "a list",
+  int: "a whole number",
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+};
+
+/** What a union wanted: its own message when the schema gives one, else the types it takes. */
+function unionExpectation(issue: z.core.$ZodIssueInvalidUnion): string {
+  if (issue.message.startsWith("expected")) return issue.message;
   const custom = issue.errors.flat().find((inner) => inner.code === "custom");
   if (custom) return custom.message;
   const expected = issue.errors.flat()
-    .map((inner) => inner.code === "invalid_type" ? inner.expected : undefined)
+    .map((inner) =>
+      inner.code === "invalid_type"
+        ? TYPE_NAMES[inner.expected] ?? `a ${inner.expected}`
+        : undefined
+    )
     .filter((x) => x !== undefined);
-  return expected.length > 0 ? `expected ${[...new Set(expected)].join(" or ")}` : "wrong type";
+  return `expected ${expected.length > 0 ? [...new Set(expected)].join(" or ") : "another value"}`;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
+function describe(value: unknown, secret = false): string {
+  if (value === null || value === undefined) return "an empty value";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
+  if (secret) return `a ${typeof value} (not shown: the key holds a secret)`;
   if (typeof value === "string") return JSON.stringify(value);
   return `${typeof value} ${String(value)}`;
 }
 
 function firstLine(text: string): string {
   return text.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+}
+
+/** A YAML syntax error in words that say what to change, and the offset it is about. */
+function yamlProblem(
+  error: YAMLError,
+  text: string,
+  doc: Document,
+): { offset: number; message: string } {
+  const offset = error.pos[0];
+  const char = text[offset] ?? "";
+  switch (error.code) {
+    case "TAB_AS_INDENT":
+      return { offset, message: "a tab is used for indentation: indent with spaces" };
+    case "BAD_INDENT": {
+      const flow = /^Flow (map|sequence)/.exec(error.message)?.[1];
+      if (flow) {
+        // Reported where the collection was cut off; the reader needs the bracket that opened it.
+        let start: number | undefined;
+        visit(doc, {
+          Collection(_key, node) {
+            const [from, to] = node.range ?? [];
+            if (node.flow && isMap(node) === (flow === "map") && to !== undefined && to >= offset) {
+              start = from;
+            }
+          },
+        });
+        const [open, close] = flow === "map" ? ["{", "}"] : ["[", "]"];
+        return {
+          offset: start ?? offset,
+          message: `the "${open}" opened here does not end with "${close}": ` +
+            `add the missing "${close}", or indent the lines inside it more than its key`,
+        };
+      }
+      // The error points at the start of the line; the reader looks for the misplaced key.
+      const indent = /^ */.exec(text.slice(offset))![0].length;
+      return { offset: offset + indent, message: firstLine(error.message) };
+    }
+    case "DUPLICATE_KEY": {
+      let key = "";
+      visit(doc, {
+        Pair(_key, pair) {
+          if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
+            key = String(pair.key.value);
+            return visit.BREAK;
+          }
+          return undefined;
+        },
+      });
+      return {
+        offset,
+        message: `Map keys must be unique: "${key}" appears twice, rename or remove one`,
+      };
+    }
+    case "MULTIPLE_DOCS":
+      return {
+        offset,
+        message: 'the file holds more than one YAML document: keep one, remove the "---" line',
+      };
+    case "UNEXPECTED_TOKEN": {
+      // Only punctuation is echoed: the text around it may be part of a secret.
+      const what = /^[{}[\],:#&*!|>%@`'"]$/.test(char) ? ` "${char}"` : " text";
+      return {
+        offset,
+        message: `unexpected${what} here: put values that contain "{", "}", "[", "]", ",", ": " ` +
+          'or " #" in quotes, e.g. "${VAR}"',
+      };
+    }
+    case "BAD_SCALAR_START":
+      return {
+        offset,
+        message: `a value cannot start with "${char}" unless it is quoted: put the value in quotes`,
+      };
+    case "BAD_DQ_ESCAPE":
+      return {
+        offset,
+        message: `invalid escape "${
+          text.slice(offset, offset + 2)
+        }" in a double-quoted string: write "\\\\" for a backslash, or use single quotes`,
+      };
+    case "MISSING_CHAR": {
+      if (!/quote/.test(error.message)) break;
+      // The error is reported where the file ends; the reader needs the quote that opened.
+      let start: number | undefined;
+      visit(doc, {
+        Scalar(_key, scalar) {
+          const [from, to] = scalar.range ?? [];
+          if (
+            to !== undefined && to >= offset &&
+            (scalar.type === "QUOTE_DOUBLE" || scalar.type === "QUOTE_SINGLE")
+          ) start = from;
+        },
+      });
+      const quote = start === undefined ? '"' : text[start];
+      return {
+        offset: start ?? offset,
+        message: `the quote ${quote} opened here is never closed: add the closing ${quote}`,
+      };
+    }
+  }
+  return { offset, message: firstLine(error.message) };
 }

@@ -7,7 +7,11 @@ function fail(ctx: z.RefinementCtx, error: unknown): never {
   return z.NEVER as never;
 }
 
-const duration = z.union([z.string(), z.literal(0)]).transform((value, ctx) => {
+// A bare number is accepted here so that `30` gets the duration message ("use a unit"), not a
+// type error.
+const duration = z.union([z.string(), z.number()], {
+  error: 'expected a duration such as "30s"',
+}).transform((value, ctx) => {
   try {
     return parseDuration(String(value));
   } catch (error) {
@@ -17,32 +21,49 @@ const duration = z.union([z.string(), z.literal(0)]).transform((value, ctx) => {
 
 /** Whole numbers, also as strings so that `${RETRIES:-3}` works. */
 function wholeNumber(min: number, max: number) {
-  return z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, "expected a whole number")])
+  return z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, "expected a whole number")], {
+    error: "expected a whole number",
+  })
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 }
 
-const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
-
-const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-
-const httpUrl = z.string().transform((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail(
-      ctx,
-      new TypeError(`invalid URL "${value}": write it in full, e.g. "https://host:9200"`),
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return fail(ctx, new TypeError(`invalid URL "${value}": use http:// or https://`));
-  }
-  return value.replace(/\/+$/, "");
+const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")], {
+  error: "expected true or false",
 });
 
-const size = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+const scalarString = z.union([z.string(), z.number(), z.boolean()], {
+  error: "expected a string, number or boolean",
+}).transform(String);
+
+/**
+ * An http(s) URL; `example` shows the fix. A `secret` URL (pings, webhooks) is never echoed,
+ * and the password part of any other is masked.
+ */
+function httpUrl(example: string, secret = false) {
+  return z.string().transform((value, ctx) => {
+    const shown = secret
+      ? "(not shown: it may hold a secret)"
+      : `"${value.replace(/(\/\/[^:/?#@\s]*:)[^@/?#\s]+@/, "$1***@")}"`;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return fail(ctx, new TypeError(`invalid URL ${shown}: write it in full, e.g. "${example}"`));
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return fail(
+        ctx,
+        new TypeError(`invalid URL ${shown}: use http:// or https://, e.g. "${example}"`),
+      );
+    }
+    return value.replace(/\/+$/, "");
+  });
+}
+
+const size = z.union([z.number().int().positive(), z.string()], {
+  error: 'expected a size such as "16MiB"',
+}).transform((value, ctx) => {
   try {
     return parseSize(String(value));
   } catch (error) {
@@ -84,7 +105,7 @@ const tlsKeys = {
 };
 
 const etcdSchema = z.strictObject({
-  endpoints: z.array(httpUrl).min(1),
+  endpoints: z.array(httpUrl("http://etcd-1:2379")).min(1),
   username: z.string().min(1).optional(),
   password: z.string().optional(),
   transport: z.enum(["auto", "grpc", "gateway"]).optional(),
@@ -93,7 +114,7 @@ const etcdSchema = z.strictObject({
 });
 
 const elasticsearchSchema = z.strictObject({
-  urls: z.array(httpUrl).min(1),
+  urls: z.array(httpUrl("http://es-1:9200")).min(1),
   username: z.string().min(1).optional(),
   password: z.string().optional(),
   api_key: z.string().min(1).optional(),
@@ -126,7 +147,7 @@ const storageSchema = z.discriminatedUnion("type", [
     bucket: z.string().min(1),
     prefix: z.string().optional(),
     region: z.string().min(1).optional(),
-    endpoint: httpUrl.optional(),
+    endpoint: httpUrl("https://s3.example.com").optional(),
     force_path_style: flag.optional(),
     access_key_id: z.string().min(1).optional(),
     secret_access_key: z.string().min(1).optional(),
@@ -162,13 +183,16 @@ export const jobSchema = z.strictObject({
   retries: wholeNumber(0, 100).optional(),
   retry_backoff: duration.optional(),
   overlap: z.enum(["skip", "allow", "replace"]).optional(),
-  group: z.string().regex(JOB_NAME, 'use letters, digits, "-", "_" and "."').optional(),
+  group: z.string().regex(
+    JOB_NAME,
+    'use 1 to 63 letters, digits, "-", "_" or "." starting with a letter or digit',
+  ).optional(),
   jitter: duration.optional(),
   run_on_start: flag.optional(),
   starting_deadline: duration.optional(),
   alert_if_no_success_within: duration.optional(),
-  ping_url: httpUrl.optional(),
-  webhook_url: httpUrl.optional(),
+  ping_url: httpUrl("https://hc-ping.com/UUID", true).optional(),
+  webhook_url: httpUrl("https://hooks.example.com/snapcron", true).optional(),
   webhook_on: z.enum(["failure", "always"]).optional(),
   etcd: etcdSchema.optional(),
   elasticsearch: elasticsearchSchema.optional(),
@@ -183,6 +207,7 @@ export const JOB_KINDS = ["command", "shell", "etcd", "elasticsearch"] as const;
 const statusSchema = z.strictObject({
   listen: scalarString.optional(),
   token: z.string().optional(),
+  protect_reads: flag.optional(),
   history: wholeNumber(1, 1000).optional(),
   state_file: z.string().min(1).optional(),
 });

@@ -127,7 +127,13 @@ jobs:
     { env: env({}) },
   );
   const job = config.jobs[0]!;
-  assert.deepEqual(config.status, { enabled: true, hostname: "127.0.0.1", port: 9999, history: 5 });
+  assert.deepEqual(config.status, {
+    enabled: true,
+    hostname: "127.0.0.1",
+    port: 9999,
+    history: 5,
+    protectReads: false,
+  });
   assert.deepEqual(config.log, { format: "json", level: "debug" });
   assert.deepEqual(config.shutdownGraceMs, 60_000);
   assert.deepEqual(job.shell, "pg_dump > /tmp/x");
