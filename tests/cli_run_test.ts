@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { collect, freePort, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
+import { collect, freePort, snapcron, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
 
 // deno-lint-ignore no-explicit-any -- the status JSON is checked field by field below
 async function getJson(url: string): Promise<{ status: number; body: Record<string, any> }> {
@@ -50,6 +50,12 @@ jobs:
 
     const bad = await getJson(`${base}/jobs/bad`);
     assert.deepEqual(bad.status, 503);
+
+    const alive = await snapcron(["healthcheck", "--url", base]);
+    assert.equal(alive.code, 0, alive.stderr);
+    const ready = await snapcron(["healthcheck", "--url", base, "--ready"]);
+    assert.equal(ready.code, 1, "a failing job makes the readiness probe fail");
+    assert.match(ready.stderr, /HTTP 503/);
 
     const health = await fetch(`${base}/healthz`);
     assert.deepEqual(health.status, 200);

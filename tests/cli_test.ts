@@ -172,3 +172,15 @@ Deno.test("the demo config behind deno task start is valid", async () => {
     /upload +\/tmp\/snapcron-demo-validate as "\{job\}\/\{time\}\.tar\.gz" \(gzip\)/,
   );
 });
+
+Deno.test("snapcron healthcheck fails when nothing answers", async () => {
+  const result = await snapcron([
+    "healthcheck",
+    "--url",
+    `http://127.0.0.1:${freePort()}`,
+    "--timeout",
+    "2",
+  ]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /healthz: /);
+});

@@ -33,6 +33,7 @@ export class Daemon {
   readonly #monitors: Monitors;
   readonly #storages: Storages;
   readonly #since = new Map<string, Date>();
+  readonly #paused = new Set<string>();
   readonly #closers: (() => unknown)[] = [];
   #specs = new Map<string, JobSpec>();
   #scheduler: Scheduler | undefined;
@@ -75,7 +76,21 @@ export class Daemon {
       const handler = createStatusHandler({
         jobs: () => this.#statusJobs(),
         history: (job) => this.#store.get(job),
-      }, { now: () => this.#clock.now(), ...(this.#version ? { version: this.#version } : {}) });
+      }, {
+        now: () => this.#clock.now(),
+        ...(this.#version ? { version: this.#version } : {}),
+        ...(status.token ? { token: status.token } : {}),
+        protectReads: status.protectReads,
+        actions: {
+          run: (job) => {
+            const spec = this.#specs.get(job);
+            return spec ? this.#dispatcher.trigger(spec, { trigger: "manual" }) : "unknown job";
+          },
+          pause: (job) => this.#paused.add(job),
+          resume: (job) => this.#paused.delete(job),
+        },
+        audit: (message, fields) => this.#log.warn(message, fields),
+      });
       this.#server = new StatusServer(handler, {
         hostname: status.hostname,
         port: status.port,
@@ -133,6 +148,11 @@ export class Daemon {
       clock: this.#clock,
       log: this.#log,
       onDue: (job, due) => {
+        if (this.#paused.has(job.name)) {
+          this.#log.info("Skipping run: job is paused", { job: job.name });
+          this.#store.skip(job.name, "paused", this.#clock.now());
+          return;
+        }
         const spec = this.#specs.get(job.name);
         if (spec) this.#dispatcher.trigger(spec, due);
       },
@@ -154,6 +174,7 @@ export class Daemon {
         ...(next ? { next } : {}),
         ...(job.staleAfterMs !== undefined ? { staleAfterMs: job.staleAfterMs } : {}),
         ...(since ? { since } : {}),
+        paused: this.#paused.has(job.name),
       };
     });
   }

@@ -1,7 +1,8 @@
-import { ConfigError } from "../config/mod.ts";
+import { closest, ConfigError } from "../config/mod.ts";
 import { ScheduleSyntaxError } from "../schedule/mod.ts";
 import { EXIT, printError, UsageError, VERSION } from "./_common.ts";
 import { goCronCommand, isGoCronInvocation } from "./gocron.ts";
+import { healthcheckCommand } from "./healthcheck.ts";
 import { listCommand, restoreCommand, retentionCommand, verifyCommand } from "./backups.ts";
 import { nextCommand } from "./next.ts";
 import { onceCommand } from "./once.ts";
@@ -21,6 +22,7 @@ Usage:
   snapcron retention JOB [--dry-run]       prune old backups now, or show the plan
   snapcron restore JOB BACKUP --to FILE    download, verify and unpack a backup
   snapcron verify JOB                      check the job's repository, endpoints and storage
+  snapcron healthcheck [--ready]           probe a running snapcron (for container health checks)
   snapcron version
   snapcron -s EXPR [-p PORT] -- CMD [ARGS...]   go-cron compatible invocation
 
@@ -37,6 +39,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   retention: retentionCommand,
   restore: restoreCommand,
   verify: verifyCommand,
+  healthcheck: healthcheckCommand,
   version: versionCommand,
 };
 
@@ -50,19 +53,29 @@ export async function main(args: string[]): Promise<number> {
       return name === undefined ? EXIT.usage : EXIT.ok;
     }
     if (name === "--version") return versionCommand();
+    // The go-cron mode by name too, so that its usage hint "snapcron gocron --help" works.
+    if (name === "gocron") return await goCronCommand(rest);
     const command = COMMANDS[name];
     if (!command) {
+      const names = Object.keys(COMMANDS);
+      const hint = closest(name, names);
       throw new UsageError(
-        `Unknown command "${name}": use run, once, validate, next, list, retention, restore, verify or version (snapcron --help)`,
+        name.startsWith("-")
+          ? `Unknown flag "${name}": put a command first, e.g. snapcron validate --config FILE`
+          : `Unknown command "${name}"` +
+            (hint
+              ? ` (did you mean "${hint}"?)`
+              : `: use ${names.slice(0, -1).join(", ")} or ${names.at(-1)}`),
       );
     }
     return await command(rest);
   } catch (error) {
     if (error instanceof UsageError) {
+      // A shared check (--log-format) does not know its command; the help that explains it does.
+      const command = error.command ||
+        (isGoCronInvocation(args) ? "gocron" : args[0] && args[0] in COMMANDS ? args[0] : "");
       printError(
-        `${error.message}\nRun "snapcron ${
-          error.command ? error.command + " " : ""
-        }--help" for usage.`,
+        `${error.message}\nRun "snapcron ${command ? command + " " : ""}--help" for usage.`,
       );
       return EXIT.usage;
     }

@@ -9,10 +9,48 @@ export interface StatusSource {
   history(job: string): JobHistory | undefined;
 }
 
+/** What the mutating endpoints do; they exist only when a token is configured. */
+export interface StatusActions {
+  /** Starts a run now (under the job's overlap and group rules); says what happened. */
+  run(job: string): string;
+  /** Stops scheduling the job until resumed; a running run goes on. */
+  pause(job: string): void;
+  resume(job: string): void;
+}
+
 /** Options of {@linkcode createStatusHandler}. */
 export interface StatusHandlerOptions {
   now?: () => Date;
   version?: string;
+  /** Enables `POST /jobs/NAME/run|pause|resume`, which need `Authorization: Bearer TOKEN`. */
+  token?: string;
+  /** Requires the token for every read endpoint too, except `/healthz`. */
+  protectReads?: boolean;
+  actions?: StatusActions;
+  /** Logs each use of a mutating endpoint (and refused attempts). */
+  audit?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** Longest request URL served; longer ones are refused before any work. */
+const MAX_URL_LENGTH = 4096;
+/** The endpoints take no body; a large one is refused. */
+const MAX_BODY_BYTES = 1024;
+
+/** Compares in time that depends only on the lengths, not on where the strings differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = new TextEncoder().encode(a);
+  const right = new TextEncoder().encode(b);
+  let diff = left.length ^ right.length;
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  }
+  return diff === 0;
+}
+
+function bearer(request: Request): string | undefined {
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
 }
 
 const JSON_HEADERS = {
@@ -38,6 +76,16 @@ function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body, null, 2) + "\n", { status, headers: JSON_HEADERS });
 }
 
+function unauthorized(): Response {
+  return new Response(
+    JSON.stringify({ error: "send the status token as Authorization: Bearer TOKEN" }),
+    {
+      status: 401,
+      headers: { ...JSON_HEADERS, "www-authenticate": 'Bearer realm="snapcron"' },
+    },
+  );
+}
+
 function notFound(message: string): Response {
   return json({ error: message }, 404);
 }
@@ -51,17 +99,48 @@ export function createStatusHandler(
   options: StatusHandlerOptions = {},
 ): (request: Request) => Response {
   const now = options.now ?? (() => new Date());
+  const token = options.token || undefined;
+  const authorized = (request: Request) => {
+    const given = bearer(request);
+    return token !== undefined && given !== undefined && constantTimeEqual(given, token);
+  };
   return (request) => {
+    if (request.url.length > MAX_URL_LENGTH) return json({ error: "request URL too long" }, 414);
+    const length = Number(request.headers.get("content-length") ?? "0");
+    if (!(length <= MAX_BODY_BYTES)) return json({ error: "request body too large" }, 413);
+    const path = new URL(request.url).pathname.replace(/\/+$/, "") || "/";
+    if (path === "/healthz") {
+      return new Response("ok\n", { headers: { "content-type": "text/plain" } });
+    }
+    const action = /^\/jobs\/([^/]+)\/(run|pause|resume)$/.exec(path);
+    if (action && token !== undefined && options.actions) {
+      if (request.method !== "POST") {
+        return json({ error: `use POST for ${path}` }, 405);
+      }
+      const name = decodeURIComponent(action[1]!);
+      const what = action[2] as "run" | "pause" | "resume";
+      if (!authorized(request)) {
+        options.audit?.("Refused a status action: missing or wrong token", {
+          action: what,
+          job: name,
+        });
+        return unauthorized();
+      }
+      if (!source.jobs().some((job) => job.name === name)) {
+        return notFound(`no job named "${name}": GET /jobs lists them`);
+      }
+      options.audit?.(`Status action: ${what}`, { action: what, job: name });
+      if (what === "run") return json({ job: name, result: options.actions.run(name) }, 202);
+      options.actions[what](name);
+      return json({ job: name, paused: what === "pause" });
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response(JSON.stringify({ error: `method ${request.method} not allowed` }), {
         status: 405,
         headers: { ...JSON_HEADERS, allow: "GET, HEAD" },
       });
     }
-    const path = new URL(request.url).pathname.replace(/\/+$/, "") || "/";
-    if (path === "/healthz") {
-      return new Response("ok\n", { headers: { "content-type": "text/plain" } });
-    }
+    if (options.protectReads && token !== undefined && !authorized(request)) return unauthorized();
     if (path === "/" && wantsHtml(request)) return dashboard(source, now(), options.version);
     if (path === "/") return overview(source, now(), options.version);
     if (path === "/metrics") {

@@ -13,6 +13,8 @@ export interface StatusJob {
   staleAfterMs?: number;
   /** When the job was first scheduled: the staleness clock of a job that never succeeded. */
   since?: Date;
+  /** Paused through `POST /jobs/NAME/pause`: due runs are skipped. */
+  paused?: boolean;
 }
 
 /** One run in go-cron's shape: these keys are a compatibility contract. */
@@ -116,6 +118,7 @@ export function jobJson(
       ? { alert_if_no_success_within_seconds: job.staleAfterMs / 1000 }
       : {}),
     next_run: job.next?.toISOString() ?? null,
+    paused: job.paused ?? false,
     last_success: history?.lastSuccess?.endedAt?.toISOString() ?? null,
     last_failure: history?.lastFailure?.endedAt?.toISOString() ?? null,
     skipped_runs: history?.skipped ?? 0,

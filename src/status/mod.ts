@@ -1,6 +1,12 @@
 /** The status server: go-cron compatible JSON, dashboard, metrics, per-job detail, liveness. */
 export { type DashboardOptions, renderDashboard } from "./_dashboard.ts";
-export { createStatusHandler, type StatusHandlerOptions, type StatusSource } from "./_handler.ts";
+export {
+  constantTimeEqual,
+  createStatusHandler,
+  type StatusActions,
+  type StatusHandlerOptions,
+  type StatusSource,
+} from "./_handler.ts";
 export {
   type GoCronRun,
   goCronRun,

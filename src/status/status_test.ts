@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type RunRecord, RunStore } from "../runner/mod.ts";
-import { createStatusHandler, type StatusJob } from "./mod.ts";
+import { constantTimeEqual, createStatusHandler, type StatusJob } from "./mod.ts";
 
 const jobs: StatusJob[] = [
   {
@@ -198,4 +198,93 @@ Deno.test("GET / gives browsers the HTML dashboard with the same status code", a
   const api = handler(new Request("http://localhost/", { headers: { accept: "*/*" } }));
   assert.match(api.headers.get("content-type") ?? "", /^application\/json/);
   await api.body?.cancel();
+});
+
+function actionsHandler(options: { protectReads?: boolean } = {}) {
+  const calls: string[] = [];
+  const audit: string[] = [];
+  const handler = createStatusHandler({ jobs: () => jobs, history: () => undefined }, {
+    token: "s3cret-token",
+    ...options,
+    actions: {
+      run: (job) => {
+        calls.push(`run ${job}`);
+        return "started";
+      },
+      pause: (job) => calls.push(`pause ${job}`),
+      resume: (job) => calls.push(`resume ${job}`),
+    },
+    audit: (message) => audit.push(message),
+  });
+  const post = (path: string, token?: string) =>
+    handler(
+      new Request(`http://localhost${path}`, {
+        method: "POST",
+        ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      }),
+    );
+  return { handler, calls, audit, post };
+}
+
+Deno.test("POST /jobs/NAME/run, pause and resume need the bearer token and are audited", async () => {
+  const { calls, audit, post } = actionsHandler();
+  assert.equal(post("/jobs/backup/run").status, 401);
+  assert.equal(post("/jobs/backup/run", "wrong-token").status, 401);
+  assert.deepEqual(calls, []);
+  const run = post("/jobs/backup/run", "s3cret-token");
+  assert.equal(run.status, 202);
+  assert.deepEqual(await run.json(), { job: "backup", result: "started" });
+  assert.equal(post("/jobs/backup/pause", "s3cret-token").status, 200);
+  assert.equal(post("/jobs/backup/resume", "s3cret-token").status, 200);
+  assert.equal(post("/jobs/nope/run", "s3cret-token").status, 404);
+  assert.deepEqual(calls, ["run backup", "pause backup", "resume backup"]);
+  assert.equal(audit.filter((line) => line.startsWith("Refused")).length, 2);
+  assert.ok(audit.every((line) => !line.includes("s3cret-token")), "the token is never logged");
+});
+
+Deno.test("Without a token the mutating endpoints do not exist", () => {
+  const handler = createStatusHandler({ jobs: () => jobs, history: () => undefined });
+  const response = handler(new Request("http://localhost/jobs/backup/run", { method: "POST" }));
+  assert.equal(response.status, 405);
+});
+
+Deno.test("protect_reads puts every read endpoint but /healthz behind the token", async () => {
+  const { handler } = actionsHandler({ protectReads: true });
+  for (const path of ["/", "/jobs", "/jobs/backup", "/metrics"]) {
+    const response = handler(new Request(`http://localhost${path}`));
+    assert.equal(response.status, 401, path);
+    await response.body?.cancel();
+  }
+  const allowed = handler(
+    new Request("http://localhost/", {
+      headers: { authorization: "Bearer s3cret-token" },
+    }),
+  );
+  assert.equal(allowed.status, 200);
+  await allowed.body?.cancel();
+  assert.equal(handler(new Request("http://localhost/healthz")).status, 200);
+});
+
+Deno.test("The status server refuses huge URLs and bodies before any work", async () => {
+  const handler = createStatusHandler({ jobs: () => jobs, history: () => undefined });
+  const long = handler(new Request(`http://localhost/jobs/${"x".repeat(5000)}`));
+  assert.equal(long.status, 414);
+  await long.body?.cancel();
+  const big = handler(
+    new Request("http://localhost/", {
+      method: "POST",
+      body: "x".repeat(4096),
+      headers: { "content-length": "4096" },
+    }),
+  );
+  assert.equal(big.status, 413);
+  await big.body?.cancel();
+});
+
+Deno.test("constantTimeEqual() compares whole strings", () => {
+  assert.ok(constantTimeEqual("abc", "abc"));
+  assert.ok(!constantTimeEqual("abc", "abd"));
+  assert.ok(!constantTimeEqual("abc", "abcd"));
+  assert.ok(!constantTimeEqual("", "a"));
+  assert.ok(constantTimeEqual("", ""));
 });
