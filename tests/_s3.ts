@@ -9,7 +9,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { S3Storage, type S3StorageOptions } from "../src/storage/mod.ts";
+import { S3Storage, type S3StorageOptions } from "../src/storage/s3.ts";
 import { type S3TestEnv, uniqueName } from "./_helpers.ts";
 
 export function rawClient(s3: S3TestEnv): S3Client {

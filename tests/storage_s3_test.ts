@@ -8,7 +8,8 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { S3Storage, StorageError } from "../src/storage/mod.ts";
+import { StorageError } from "../src/storage/mod.ts";
+import { S3Storage } from "../src/storage/s3.ts";
 import { serviceTest } from "./_helpers.ts";
 import { withBucket } from "./_s3.ts";
 

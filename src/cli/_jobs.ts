@@ -8,7 +8,7 @@ import {
   storeOutput,
 } from "../jobs/mod.ts";
 import type { Job, JobSpec } from "../runner/mod.ts";
-import { LocalStorage, S3Storage, type S3StorageOptions, type Storage } from "../storage/mod.ts";
+import { LocalStorage, s3Storage, type S3StorageOptions, type Storage } from "../storage/mod.ts";
 import { VERSION } from "./_common.ts";
 
 /** Opens the storage a config section describes (no connection is made yet). */
@@ -34,7 +34,7 @@ export function openStorage(section: StorageSection): Storage {
   if (section.part_size) options.partSize = section.part_size;
   if (section.concurrency) options.concurrency = section.concurrency;
   if (section.max_object_size) options.maxObjectSize = section.max_object_size;
-  return new S3Storage(options);
+  return s3Storage(options);
 }
 
 /** The storages a config names, opened once and shared by its jobs. */

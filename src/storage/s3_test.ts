@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { s3PartSize, S3Storage, StorageError } from "./mod.ts";
+import { StorageError } from "./mod.ts";
+import { s3PartSize, S3Storage } from "./s3.ts";
 
 const MiB = 1024 * 1024;
 const TiB = 1024 * 1024 * MiB;
