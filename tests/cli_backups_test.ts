@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { snapcron, tempConfig } from "./_cli.ts";
+import { collect, snapcron, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
 
 Deno.test("Command dumps go into local storage with manifests, retention, list and restore", async () => {
   const dir = await Deno.makeTempDir();
@@ -137,4 +137,43 @@ jobs:
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(file);
   }
+});
+
+Deno.test("snapcron run removes unfinished uploads an earlier run left behind", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/dump`, { recursive: true });
+  // What a killed upload leaves in local storage: a temporary file beside the final name.
+  const leftover = `${dir}/dump/.20260101T000000Z.out.0123456789ab.partial`;
+  await Deno.writeTextFile(leftover, "half a backup");
+  await Deno.writeTextFile(`${dir}/dump/keep.txt`, "not ours to touch");
+  const config = await tempConfig(`
+status: { listen: "0" }
+storage:
+  local: { type: local, path: "${dir}" }
+jobs:
+  dump:
+    schedule: "@yearly"
+    shell: "echo data"
+    upload: { storage: local, key: "dump/{time}.out" }
+`);
+  const child = spawnSnapcron(["run", "--config", config]);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  try {
+    await waitFor(
+      "the clean-up",
+      () =>
+        Promise.resolve(
+          stderr.text().includes("unfinished upload(s) left by an earlier run") || undefined,
+        ),
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+  }
+  await assert.rejects(Deno.stat(leftover), Deno.errors.NotFound);
+  assert.equal(await Deno.readTextFile(`${dir}/dump/keep.txt`), "not ours to touch");
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(config);
 });

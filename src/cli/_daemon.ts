@@ -10,6 +10,7 @@ import {
 } from "../runner/mod.ts";
 import { Scheduler } from "../schedule/mod.ts";
 import { createStatusHandler, type StatusJob, StatusServer } from "../status/mod.ts";
+import { keyPrefix } from "../jobs/mod.ts";
 import { jobSpec, Storages } from "./_jobs.ts";
 import { Monitors } from "./_monitors.ts";
 
@@ -39,6 +40,7 @@ export class Daemon {
   #scheduler: Scheduler | undefined;
   #server: StatusServer | undefined;
   #stopped = false;
+  #cleanup: Promise<void> = Promise.resolve();
 
   /** Prepares everything; {@linkcode start} begins scheduling. */
   constructor(config: Config, options: DaemonOptions) {
@@ -100,6 +102,36 @@ export class Daemon {
       this.#log.info("Status server disabled (port 0)");
     }
     this.#schedule(this.#config);
+    this.#cleanup = this.#removeLeftovers(this.#clock.now());
+  }
+
+  /**
+   * Unfinished uploads under a job's prefix that began before this process started belong to a
+   * run that died (kill -9, a crash, a lost node): remove them at start instead of waiting for
+   * `stale_uploads_after`.
+   */
+  async #removeLeftovers(startedAt: Date): Promise<void> {
+    for (const job of this.#config.jobs) {
+      if (!job.upload || job.kind === "retention") continue;
+      const prefix = keyPrefix(job.upload.key, job.name);
+      try {
+        const age = this.#clock.now().getTime() - startedAt.getTime();
+        const removed = await this.#storages.get(job.upload.storage).cleanupStaleUploads(
+          prefix,
+          age,
+        );
+        if (removed > 0) {
+          this.#log.warn(`Removed ${removed} unfinished upload(s) left by an earlier run`, {
+            job: job.name,
+            prefix,
+          });
+        }
+      } catch (error) {
+        this.#log.warn(`Could not check for unfinished uploads: ${(error as Error).message}`, {
+          job: job.name,
+        });
+      }
+    }
   }
 
   /** Swaps in a new config: schedules change at once, running jobs finish undisturbed. */
@@ -123,6 +155,7 @@ export class Daemon {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#scheduler?.close();
+    await this.#cleanup;
     await this.#dispatcher.shutdown(this.#config.shutdownGraceMs);
     await this.#monitors.close();
     this.#storages.close();
