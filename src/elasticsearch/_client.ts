@@ -184,7 +184,7 @@ export class EsClient {
     });
     if ((this.#tls.certFile === undefined) !== (this.#tls.keyFile === undefined)) {
       throw new TypeError(
-        'Cannot create the Elasticsearch client: give both "certFile" and "keyFile", or neither',
+        'Cannot create the Elasticsearch client: give both "cert_file" and "key_file", or neither',
       );
     }
     this.#transport = new Transport({

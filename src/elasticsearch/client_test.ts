@@ -417,7 +417,7 @@ Deno.test("EsClient refuses bad options", () => {
   assert.throws(() => new EsClient({ urls: ["http://x"], timeoutMs: 0 }), /"timeoutMs": 0/);
   assert.throws(
     () => new EsClient({ urls: ["http://x"], certFile: "c.pem" }),
-    /both "certFile" and "keyFile"/,
+    /both "cert_file" and "key_file"/,
   );
 });
 
