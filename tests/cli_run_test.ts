@@ -149,3 +149,49 @@ jobs:
   assert.match(stderr.text(), /SIGKILL/);
   await Deno.remove(config);
 });
+
+Deno.test("snapcron run gives up the permissions its config does not need, and says so", async () => {
+  const port = freePort();
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}" }
+storage:
+  s3: { type: s3, bucket: b, endpoint: "http://127.0.0.1:9", region: us-east-1 }
+jobs:
+  etcd:
+    schedule: "@yearly"
+    etcd: { endpoints: ["http://127.0.0.1:9"] }
+    upload: { storage: s3 }
+`);
+  const child = spawnSnapcron(["run", "--config", config]);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  try {
+    await waitFor(
+      "start-up",
+      () => Promise.resolve(stderr.text().includes("Status server listening") || undefined),
+    );
+    assert.match(stderr.text(), /Dropped permissions this config does not need: run, write/);
+    await Deno.writeTextFile(
+      config,
+      `
+status: { listen: "127.0.0.1:${port}" }
+jobs:
+  cmd: { schedule: "@yearly", command: ["/bin/true"] }
+`,
+    );
+    child.kill("SIGHUP");
+    await waitFor(
+      "the refusal",
+      () => Promise.resolve(stderr.text().includes("New config refused") || undefined),
+    );
+    assert.match(
+      stderr.text(),
+      /needs the run permission, given up at start .*: restart snapcron to load it/,
+    );
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal((await child.status).code, 0);
+  await Promise.all([stdout.done, stderr.done]);
+  await Deno.remove(config);
+});

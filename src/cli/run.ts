@@ -11,6 +11,7 @@ import {
   VERSION,
 } from "./_common.ts";
 import { Daemon } from "./_daemon.ts";
+import { missingPermissions, narrowPermissions } from "./_permissions.ts";
 
 /** Help text of `snapcron run`. */
 export const RUN_HELP = `Usage: snapcron run [--config FILE] [--log-format text|json]
@@ -52,6 +53,7 @@ export async function serve(
   log: Logger,
   reload?: () => Promise<Config>,
 ): Promise<number> {
+  narrowPermissions(config, log);
   const daemon = new Daemon(config, {
     log,
     version: VERSION,
@@ -67,7 +69,11 @@ export async function serve(
   if (reload) {
     listeners.push(["SIGHUP", () => {
       log.info("SIGHUP: re-reading the config");
-      reload().then((next) => daemon.reload(next)).catch((error) => {
+      reload().then((next) => {
+        const missing = missingPermissions(next);
+        if (missing) throw new Error(missing);
+        return daemon.reload(next);
+      }).catch((error) => {
         const message = error instanceof ConfigError ? error.message : String(error);
         log.error(`New config refused, keeping the old one: ${message}`);
       });
