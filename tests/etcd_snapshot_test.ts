@@ -306,7 +306,7 @@ tlsTest(
             assert.equal(error.code, "Unavailable");
             assert.match(
               error.message,
-              /^Cannot authenticate to etcd at "https:.*(BadCertificate|broken pipe).*"certFile"/,
+              /^Cannot authenticate to etcd at "https:.*(BadCertificate|broken pipe|connection closed).*"cert_file"/,
             );
             return true;
           });

@@ -84,12 +84,38 @@ interface Answer {
   text: string;
 }
 
+/**
+ * What other etcd features of this folder (leases) reach inside an {@linkcode EtcdClient} for,
+ * so that they authenticate, time out and fail over exactly as it does. Not for `mod.ts`.
+ */
+export interface ClientInternals {
+  /** Runs `attempt` on each endpoint in turn, the last good one first, until one succeeds. */
+  failover<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    attempt: (endpoint: string) => Promise<T>,
+  ): Promise<T>;
+  /** A token for `endpoint`, or `undefined` without a username or when etcd has auth off. */
+  authenticate(endpoint: string, signal?: AbortSignal): Promise<string | undefined>;
+  /** One JSON gateway call: the body of a 200 answer, else the error `status()` would throw. */
+  call(
+    endpoint: string,
+    path: string,
+    body: unknown,
+    token: string | undefined,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+}
+
+let internalsOf: (client: EtcdClient) => ClientInternals;
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 const GRPC_SNAPSHOT_PATH = "/etcdserverpb.Maintenance/Snapshot";
 const ENDPOINT_HINT = "check that etcd runs and that the endpoints are right";
 const AUTH_HINT = "check the username and password";
 const ROOT_HINT = `${AUTH_HINT}; snapshots need a user with the root role`;
-const TLS_HINT = `check "caFile", "certFile" and "keyFile" against the server's TLS setup`;
+const TLS_HINT = `check "ca_file", "cert_file" and "key_file" against the server's TLS setup`;
 const CN_HINT = "the gateway refuses client certificates with a Common Name: use one without";
 /** etcd 3.4 reports snapshot auth failures as code Unknown (HTTP 500) with these messages. */
 const AUTH_MESSAGE =
@@ -188,6 +214,24 @@ export class EtcdClient {
         }
       }
       return await this.#openGateway(endpoint, token, signal);
+    });
+  }
+
+  static {
+    // Private members stay private to the class; this hands them to clientInternals() only.
+    internalsOf = (client) => ({
+      failover: (what, signal, attempt) => client.#failover(what, signal, attempt),
+      authenticate: (endpoint, signal) => client.#authenticate(endpoint, signal),
+      call: async (endpoint, path, body, token, what, signal) => {
+        const answer = await client.#unary(endpoint, path, body, token, what, signal);
+        // Streaming endpoints (keepalive) report a late failure as {"error":{…}} under HTTP 200.
+        if (
+          answer.status !== 200 || !isObject(answer.body) || isObject(answer.body.error)
+        ) {
+          throw gatewayFailure(endpoint, what, answer);
+        }
+        return answer.body;
+      },
     });
   }
 
@@ -473,10 +517,10 @@ export class EtcdClient {
   async #createClients(): Promise<HttpClients> {
     const { caFile, certFile, keyFile } = this.#tlsFiles;
     const tls: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
-    if (caFile !== undefined) tls.caCerts = [await readPem(caFile, "CA certificate", "caFile")];
+    if (caFile !== undefined) tls.caCerts = [await readPem(caFile, "CA certificate", "ca_file")];
     if (certFile !== undefined && keyFile !== undefined) {
-      tls.cert = await readPem(certFile, "client certificate", "certFile");
-      tls.key = await readPem(keyFile, "client key", "keyFile");
+      tls.cert = await readPem(certFile, "client certificate", "cert_file");
+      tls.key = await readPem(keyFile, "client key", "key_file");
     }
     const clients: HttpClients = {
       unary: Deno.createHttpClient(tls as Deno.CreateHttpClientOptions),
@@ -488,6 +532,11 @@ export class EtcdClient {
     else this.#live = clients;
     return clients;
   }
+}
+
+/** Folder-internal: the pieces of `client` that other etcd features build on. */
+export function clientInternals(client: EtcdClient): ClientInternals {
+  return internalsOf(client);
 }
 
 function closeClients(clients: HttpClients): void {

@@ -618,7 +618,7 @@ Deno.test("EtcdClient reports an unreadable TLS file by option name", async () =
   try {
     await assert.rejects(
       client.status(),
-      /Cannot read the etcd CA certificate "\/nonexistent\/ca.pem": .* \(check "caFile"\)/,
+      /Cannot read the etcd CA certificate "\/nonexistent\/ca.pem": .* \(check "ca_file"\)/,
     );
   } finally {
     client.close();
