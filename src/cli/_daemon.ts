@@ -10,6 +10,7 @@ import {
 } from "../runner/mod.ts";
 import { Scheduler } from "../schedule/mod.ts";
 import { createStatusHandler, type StatusJob, StatusServer } from "../status/mod.ts";
+import { LeaderElection, type Role } from "../etcd/mod.ts";
 import { keyPrefix } from "../jobs/mod.ts";
 import { jobSpec, Storages } from "./_jobs.ts";
 import { Monitors } from "./_monitors.ts";
@@ -40,6 +41,7 @@ export class Daemon {
   #scheduler: Scheduler | undefined;
   #server: StatusServer | undefined;
   #stopped = false;
+  #election: LeaderElection | undefined;
   #cleanup: Promise<void> = Promise.resolve();
 
   /** Prepares everything; {@linkcode start} begins scheduling. */
@@ -92,6 +94,15 @@ export class Daemon {
           resume: (job) => this.#paused.delete(job),
         },
         audit: (message, fields) => this.#log.warn(message, fields),
+        ...(this.#config.ha
+          ? {
+            ha: () => ({
+              role: this.#election?.role ?? "unknown",
+              leader: this.#election?.leader ?? null,
+              identity: this.#config.ha!.identity,
+            }),
+          }
+          : {}),
       });
       this.#server = new StatusServer(handler, {
         hostname: status.hostname,
@@ -101,8 +112,41 @@ export class Daemon {
     } else {
       this.#log.info("Status server disabled (port 0)");
     }
+    const startedAt = this.#clock.now();
+    const ha = this.#config.ha;
+    if (ha) {
+      this.#election = new LeaderElection({
+        endpoints: ha.etcd.endpoints,
+        ...(ha.etcd.username !== undefined
+          ? { username: ha.etcd.username, password: ha.etcd.password ?? "" }
+          : {}),
+        ...(ha.etcd.ca_file ? { caFile: ha.etcd.ca_file } : {}),
+        ...(ha.etcd.cert_file ? { certFile: ha.etcd.cert_file } : {}),
+        ...(ha.etcd.key_file ? { keyFile: ha.etcd.key_file } : {}),
+        key: ha.key,
+        identity: ha.identity,
+        ttlSeconds: ha.ttlSeconds,
+        log: this.#log,
+      });
+      this.#election.onChange((role, leader) => this.#onRole(role, leader, startedAt));
+      this.#election.start();
+    }
     this.#schedule(this.#config);
-    this.#cleanup = this.#removeLeftovers(this.#clock.now());
+    if (!ha) this.#cleanup = this.#removeLeftovers(startedAt);
+  }
+
+  /** Leader: schedule (and clean what a dead leader left); anything else: stop scheduling. */
+  #onRole(role: Role, leader: string | undefined, startedAt: Date): void {
+    if (this.#stopped) return;
+    this.#log.info(`High availability: ${role}`, { leader: leader ?? null });
+    if (role === "leader" && !this.#scheduler) {
+      this.#startScheduler(this.#config);
+      this.#cleanup = this.#cleanup.then(() => this.#removeLeftovers(startedAt));
+    } else if (role !== "leader" && this.#scheduler) {
+      const scheduler = this.#scheduler;
+      this.#scheduler = undefined;
+      void scheduler.close();
+    }
   }
 
   /**
@@ -144,7 +188,15 @@ export class Daemon {
       this.#log.warn("Changing status.listen needs a restart; keeping the old address");
     }
     await this.#scheduler?.close();
-    this.#config = { ...config, status: this.#config.status };
+    this.#scheduler = undefined;
+    if (config.ha?.key !== this.#config.ha?.key) {
+      this.#log.warn("Changing the ha section needs a restart; keeping the old election");
+    }
+    this.#config = {
+      ...config,
+      status: this.#config.status,
+      ...(this.#config.ha ? { ha: this.#config.ha } : {}),
+    };
     this.#store.retain(config.jobs.map((job) => job.name));
     this.#schedule(this.#config);
     this.#log.info("Configuration reloaded", { jobs: config.jobs.map((job) => job.name) });
@@ -157,12 +209,15 @@ export class Daemon {
     await this.#scheduler?.close();
     await this.#cleanup;
     await this.#dispatcher.shutdown(this.#config.shutdownGraceMs);
+    // Released only after our runs ended, so a standby cannot start a run beside ours.
+    await this.#election?.close();
     await this.#monitors.close();
     this.#storages.close();
     for (const close of this.#closers.reverse()) await close();
     await this.#server?.close();
   }
 
+  /** Builds the jobs of `config`; schedules them unless a leader election says to wait. */
   #schedule(config: Config): void {
     this.#storages.reload(config);
     this.#specs = new Map(config.jobs.map((job) => [job.name, jobSpec(job, this.#storages)]));
@@ -177,6 +232,14 @@ export class Daemon {
         reading: job.schedule.description,
       });
     }
+    if (this.#election && this.#election.role !== "leader") {
+      this.#log.info("Waiting for leadership before scheduling", { role: this.#election.role });
+      return;
+    }
+    this.#startScheduler(config);
+  }
+
+  #startScheduler(config: Config): void {
     this.#scheduler = new Scheduler(config.jobs, {
       clock: this.#clock,
       log: this.#log,

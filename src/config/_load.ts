@@ -27,6 +27,7 @@ import {
   discriminatorValues,
   type ElasticsearchSection,
   type EtcdSection,
+  type HaSection,
   JOB_KINDS,
   JOB_NAME,
   knownKeys,
@@ -47,6 +48,14 @@ export interface StatusConfig {
   history: number;
   /** Where runs are kept across restarts. */
   stateFile?: string;
+}
+
+/** Leader election settings, defaults filled in. */
+export interface HaConfig {
+  etcd: HaSection["etcd"];
+  key: string;
+  identity: string;
+  ttlSeconds: number;
 }
 
 /** Where DogStatsD metrics go. */
@@ -112,6 +121,8 @@ export interface Config {
   log: { format: "text" | "json"; level: "debug" | "info" | "warn" | "error" };
   shutdownGraceMs: number;
   dogstatsd?: DogStatsDConfig;
+  /** Replicas elect a leader through an etcd lease; only the leader schedules. */
+  ha?: HaConfig;
   /** Named storages, by name. */
   storage: Record<string, StorageSection>;
   jobs: JobConfig[];
@@ -536,6 +547,23 @@ function buildConfig(
     jobs,
     secrets,
   };
+  if (raw.ha) {
+    const ttl = raw.ha.ttl ?? 15_000;
+    if (ttl < 2000 || ttl % 1000 !== 0) {
+      issue(["ha", "ttl"], `ttl must be whole seconds, at least 2s, got ${ttl} ms`);
+    } else {
+      config.ha = {
+        etcd: raw.ha.etcd,
+        key: raw.ha.key ?? "/snapcron/leader/default",
+        identity: raw.ha.identity ?? `${hostname()}/${Deno.pid}`,
+        ttlSeconds: ttl / 1000,
+      };
+    }
+    if ((raw.ha.etcd.username === undefined) !== (raw.ha.etcd.password === undefined)) {
+      issue(["ha", "etcd"], '"username" and "password" go together: give both, or neither', "key");
+    }
+    if (issues.length > 0) throw new ConfigError(file, issues);
+  }
   if (raw.dogstatsd) {
     config.dogstatsd = {
       host: raw.dogstatsd.host ?? "127.0.0.1",
@@ -572,6 +600,14 @@ function checkKeyTemplate(template: string): string | undefined {
     return `key "${template}" must be relative and must not contain ".."`;
   }
   return undefined;
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "snapcron";
+  }
 }
 
 /** The values of every secret-looking key, wherever it is in the file. */

@@ -140,6 +140,20 @@ const elasticsearchSchema = z.strictObject({
   retention: snapshotRetentionSchema.optional(),
 });
 
+/** Leader election through an etcd lease: only the leader of the replicas schedules. */
+const haSchema = z.strictObject({
+  etcd: z.strictObject({
+    endpoints: z.array(httpUrl("http://etcd-1:2379")).min(1),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    ...tlsKeys,
+  }),
+  key: z.string().regex(/^\/\S+$/, 'use an absolute etcd key such as "/snapcron/leader/prod"')
+    .optional(),
+  identity: z.string().min(1).optional(),
+  ttl: duration.optional(),
+});
+
 /** Named storages that jobs upload into. */
 const storageSchema = z.discriminatedUnion("type", [
   z.strictObject({
@@ -231,6 +245,7 @@ export const configSchema = z.strictObject({
   shutdown_grace: duration.optional(),
   dogstatsd: dogstatsdSchema.optional(),
   storage: z.record(z.string(), storageSchema).optional(),
+  ha: haSchema.optional(),
   jobs: z.record(z.string(), jobSchema),
 });
 
@@ -246,6 +261,8 @@ export type ElasticsearchSection = NonNullable<RawJob["elasticsearch"]>;
 export type BackupRetentionSection = NonNullable<RawJob["retention"]>;
 /** SLM-style `elasticsearch.retention` (durations in ms). */
 export type SnapshotRetentionSection = NonNullable<ElasticsearchSection["retention"]>;
+/** The `ha` section after validation (durations in ms). */
+export type HaSection = NonNullable<RawConfig["ha"]>;
 /** One entry of `storage` after validation (sizes in bytes). */
 export type StorageSection = NonNullable<RawConfig["storage"]>[string];
 
@@ -254,6 +271,10 @@ export function knownKeys(path: readonly PropertyKey[]): string[] {
   if (path.length === 0) return Object.keys(configSchema.shape);
   if (path.length === 1 && path[0] === "status") return Object.keys(statusSchema.shape);
   if (path.length === 1 && path[0] === "log") return Object.keys(logSchema.shape);
+  if (path.length === 1 && path[0] === "ha") return Object.keys(haSchema.shape);
+  if (path.length === 2 && path[0] === "ha" && path[1] === "etcd") {
+    return Object.keys(haSchema.shape.etcd.shape);
+  }
   if (path.length === 1 && path[0] === "dogstatsd") return Object.keys(dogstatsdSchema.shape);
   if (path.length === 2 && path[0] === "jobs") return Object.keys(jobSchema.shape);
   if (path.length === 3 && path[0] === "jobs") {

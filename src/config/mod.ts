@@ -13,6 +13,7 @@ export {
   type Config,
   DEFAULT_LISTEN,
   type DogStatsDConfig,
+  type HaConfig,
   isTimeZone,
   type JobConfig,
   KEY_PLACEHOLDERS,

@@ -27,6 +27,8 @@ export interface StatusHandlerOptions {
   /** Requires the token for every read endpoint too, except `/healthz`. */
   protectReads?: boolean;
   actions?: StatusActions;
+  /** This replica's part in leader election, shown in `/` as `ha`. */
+  ha?: () => { role: string; leader: string | null; identity: string };
   /** Logs each use of a mutating endpoint (and refused attempts). */
   audit?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -142,7 +144,7 @@ export function createStatusHandler(
     }
     if (options.protectReads && token !== undefined && !authorized(request)) return unauthorized();
     if (path === "/" && wantsHtml(request)) return dashboard(source, now(), options.version);
-    if (path === "/") return overview(source, now(), options.version);
+    if (path === "/") return overview(source, now(), options.version, options.ha?.());
     if (path === "/metrics") {
       const text = renderPrometheus(source, options.version ? { version: options.version } : {});
       return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
@@ -177,7 +179,12 @@ function dashboard(source: StatusSource, at: Date, version: string | undefined):
   });
 }
 
-function overview(source: StatusSource, at: Date, version: string | undefined): Response {
+function overview(
+  source: StatusSource,
+  at: Date,
+  version: string | undefined,
+  ha: Record<string, unknown> | undefined,
+): Response {
   const jobs = source.jobs();
   const histories = jobs.map((job) => source.history(job.name));
   const finished = histories.flatMap((history) => history?.history[0] ?? [])
@@ -193,6 +200,7 @@ function overview(source: StatusSource, at: Date, version: string | undefined): 
       ? jobs[0]!.schedule
       : jobs.map((job) => `${job.name}=${job.schedule}`).join("; "),
     ...(version ? { version } : {}),
+    ...(ha ? { ha } : {}),
     healthy: sick.length === 0,
     unhealthy_jobs: sick.map((job) => job.name),
     jobs: Object.fromEntries(
