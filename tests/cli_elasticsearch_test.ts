@@ -1,7 +1,7 @@
 // snapcron's elasticsearch job kind end to end: `once`, `list`, `retention` and `restore`
 // against the real Elasticsearch test node, each test in its own repository and indices.
 import assert from "node:assert/strict";
-import { snapcron, tempConfig } from "./_cli.ts";
+import { snapcron, tempConfig, waitFor } from "./_cli.ts";
 import { type EsTestEnv, fetchJson, serviceTest, uniqueName } from "./_helpers.ts";
 
 async function es(env: EsTestEnv, method: string, path: string, body?: unknown) {
@@ -176,6 +176,47 @@ serviceTest(
       assert.match(empty.stderr, /no ind|matched no|empty/i);
     } finally {
       await cleanup(env, repo, [good, stuck]);
+      await Deno.remove(config);
+    }
+  },
+);
+
+serviceTest(
+  "elasticsearch job: hitting the timeout fails the run and aborts the snapshot",
+  { services: ["es"] },
+  async ({ es: env }) => {
+    const repo = uniqueName("snapcron-e2e");
+    const index = uniqueName("slow");
+    await makeIndex(env, index, 20_000);
+    // A throttled repository keeps the snapshot running well past the job's timeout.
+    const config = await tempConfig(`jobs:
+  slow:
+    schedule: "@daily"
+    timeout: 3s
+    kill_grace: 1s
+    elasticsearch:
+      urls: ["${env.url}"]
+      repository:
+        name: ${repo}
+        type: fs
+        settings: { location: "${env.repoPath}/${repo}", max_snapshot_bytes_per_sec: 100kb }
+      indices: ["${index}"]
+`);
+    try {
+      const started = Date.now();
+      const run = await snapcron(["once", "slow", "--config", config]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /Timed out after 3s/);
+      assert.match(run.stderr, /Aborted snapshot "snapcron-slow-/);
+      assert.ok(Date.now() - started < 30_000);
+      const left = await waitFor("the aborted snapshot to go", async () => {
+        const listed = await fetchJson(`${env.url}/_snapshot/${repo}/_all`);
+        const snapshots = (listed.body as { snapshots: unknown[] }).snapshots;
+        return snapshots.length === 0 ? snapshots : undefined;
+      }, 60_000);
+      assert.deepEqual(left, []);
+    } finally {
+      await cleanup(env, repo, [index]);
       await Deno.remove(config);
     }
   },

@@ -467,10 +467,17 @@ export class EsClient {
   async cancelSnapshot(repo: string, name: string, options: CallOptions = {}): Promise<boolean> {
     const info = await this.getSnapshot(repo, name, options);
     if (info?.state !== "IN_PROGRESS") return false;
+    const server = await this.info();
+    // Aborting a throttled snapshot can take minutes; ES 8+ can answer once the abort is
+    // scheduled instead of when it is done. OpenSearch does not know the parameter.
+    const scheduleOnly = server.flavour === "elasticsearch" && server.major >= 8;
     const answer = await this.#send({
       method: "DELETE",
       path: `/_snapshot/${encodeName(repo, "repository")}/${encodeSnapshotName(name)}`,
-      query: await this.#masterQuery(),
+      query: {
+        ...(await this.#masterQuery()),
+        ...(scheduleOnly ? { wait_for_completion: false } : {}),
+      },
       ...signalOf(options),
     });
     if (answer.status === 404 && errorType(answer) === "snapshot_missing_exception") return false;

@@ -119,8 +119,20 @@ export function elasticsearchJob(name: string, es: ElasticsearchSection): Job {
           });
         } catch (error) {
           if (ctx.signal.aborted && es.abort_on_timeout !== false) {
-            const aborted = await client.cancelSnapshot(repo, snapshot.snapshot).catch(() => false);
-            if (aborted) ctx.stderr(`Aborted snapshot "${snapshot.snapshot}" (abort_on_timeout)\n`);
+            try {
+              const aborted = await client.cancelSnapshot(repo, snapshot.snapshot, {
+                signal: AbortSignal.timeout(15_000),
+              });
+              if (aborted) {
+                ctx.stderr(`Aborted snapshot "${snapshot.snapshot}" (abort_on_timeout)\n`);
+              }
+            } catch (cancelError) {
+              ctx.stderr(
+                `Could not abort snapshot "${snapshot.snapshot}": ${
+                  (cancelError as Error).message
+                }\n`,
+              );
+            }
           }
           throw error;
         }
