@@ -107,10 +107,12 @@ async function runCommand(
     // An upload may still be draining buffered output; it ends with the stream, or with the
     // job's timeout, which stops the whole process group.
     if (sinking) await stdoutDone;
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
       pipes.then(() => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), PIPE_GRACE_MS)),
+      new Promise<false>((resolve) => graceTimer = setTimeout(() => resolve(false), PIPE_GRACE_MS)),
     ]);
+    clearTimeout(graceTimer);
     if (!drained) {
       ctx.log.warn("Background processes of the job still hold its output; no longer reading it", {
         pid,
