@@ -26,11 +26,17 @@ const spec = {
 };
 const source = { jobs: () => [{ name: "fast" }], history: (job: string) => store.get(job) };
 
+const heap = () => Deno.memoryUsage().heapUsed / 1048576;
+let done = 0;
+
 async function batch(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     dispatcher.trigger(spec, { trigger: "manual" });
     await dispatcher.idle();
     if (i % 100 === 0) renderPrometheus(source);
+    if (++done % 1000 === 0) {
+      print(`after ${done} runs: RSS ${rss().toFixed(1)} MiB, JS heap ${heap().toFixed(1)} MiB`);
+    }
   }
 }
 
