@@ -177,3 +177,28 @@ jobs:
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(config);
 });
+
+Deno.test("snapcron once removes unfinished uploads too (a CronJob pod killed mid-upload)", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/dump`, { recursive: true });
+  const leftover = `${dir}/dump/.20260101T000000Z.out.0123456789ab.partial`;
+  await Deno.writeTextFile(leftover, "half a backup");
+  const config = await tempConfig(`
+storage:
+  local: { type: local, path: "${dir}" }
+jobs:
+  dump:
+    schedule: "@yearly"
+    shell: "echo data"
+    upload: { storage: local, key: "dump/{time}.out" }
+`);
+  try {
+    const run = await snapcron(["once", "dump", "--config", config]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /Removed 1 unfinished upload\(s\) left by an earlier run/);
+    await assert.rejects(Deno.stat(leftover), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(config);
+  }
+});

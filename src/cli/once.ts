@@ -1,4 +1,5 @@
 import { createRedactor } from "../log/mod.ts";
+import { keyPrefix } from "../jobs/mod.ts";
 import { runJob, RunStore } from "../runner/mod.ts";
 import { Monitors } from "./_monitors.ts";
 import { closestName } from "./_names.ts";
@@ -47,6 +48,16 @@ export async function onceCommand(args: string[]): Promise<number> {
   const log = makeLogger(config, values["log-format"] ? format : undefined);
   const storages = new Storages(config);
   const spec = jobSpec(job, storages);
+  if (job.upload && job.kind !== "retention") {
+    // A killed earlier run (a CronJob pod evicted mid-upload) leaves an unfinished upload.
+    const prefix = keyPrefix(job.upload.key, job.name);
+    const removed = await storages.get(job.upload.storage).cleanupStaleUploads(prefix, 0)
+      .catch((error) => {
+        log.warn(`Could not check for unfinished uploads: ${(error as Error).message}`);
+        return 0;
+      });
+    if (removed > 0) log.warn(`Removed ${removed} unfinished upload(s) left by an earlier run`);
+  }
   const controller = new AbortController();
   const cancel = () => controller.abort();
   Deno.addSignalListener("SIGTERM", cancel);

@@ -93,10 +93,16 @@ async function runCommand(
 
   let sinking: Promise<SinkResult> | undefined;
   let stdoutDone: Promise<void>;
+  let exited = false;
+  /** Set when storing failed while the command still ran: the cause, not the SIGPIPE after. */
+  let sinkFailedFirst = false;
   if (options.stdoutSink) {
     sinking = options.stdoutSink(untilSuccess(child.stdout, child.status), ctx);
     // A sink that fails stops reading: stop the command too, or it blocks on a full pipe.
-    sinking.catch(() => signalGroup("SIGTERM"));
+    sinking.catch(() => {
+      if (!exited) sinkFailedFirst = true;
+      signalGroup("SIGTERM");
+    });
     stdoutDone = sinking.then(() => {}, () => {});
   } else {
     stdoutDone = pump(child.stdout, ctx.stdout);
@@ -104,6 +110,7 @@ async function runCommand(
   const pipes = Promise.all([stdoutDone, pump(child.stderr, ctx.stderr)]);
   try {
     const status = await child.status;
+    exited = true;
     // An upload may still be draining buffered output; it ends with the stream, or with the
     // job's timeout, which stops the whole process group.
     if (sinking) await stdoutDone;
@@ -126,7 +133,7 @@ async function runCommand(
         const stored = await sinking;
         if (code === 0) return { exitStatus: 0, ...stored };
       } catch (error) {
-        if (code === 0) {
+        if (code === 0 || sinkFailedFirst) {
           const message = `Storing the output failed: ${(error as Error).message}`;
           ctx.stderr(message + "\n");
           return { exitStatus: 1, error: message };

@@ -40,6 +40,13 @@ export interface MultipartTarget<P> {
     parts: readonly P[],
     signal: AbortSignal,
   ): Promise<string | undefined>;
+  /**
+   * After a failed put, the ETag of the object when the server stored exactly these bytes anyway
+   * (its answer was lost to a reset or a timeout), else undefined.
+   */
+  findPut?(put: SinglePut): Promise<string | undefined>;
+  /** After a failed complete, like {@linkcode findPut}: the object assembled from `parts`. */
+  findCompleted?(parts: readonly P[], size: number): Promise<string | undefined>;
   /** Discards the upload and its parts; runs after the caller's signal was aborted. */
   abortUpload(uploadId: string): Promise<void>;
   /** Whether a failed put or part is worth sending again. */
@@ -183,14 +190,20 @@ export async function uploadStream<P>(
       const sha256 = hash.digest("hex");
       const put = { bytes, md5: filled.md5, sha256 };
       const counter = { attempts: 0 };
+      let etag: string | undefined;
       try {
-        const etag = await retry(() => target.putObject(put, stop.signal), counter);
-        progress(filled.length);
-        return withEtag({ size: reader.size, sha256, parts: 0 }, etag);
+        etag = await retry(() => target.putObject(put, stop.signal), counter);
       } catch (cause) {
         if (userSignal?.aborted) throw cause;
-        throw new UploadFailure("put", { attempts: counter.attempts, cause });
+        // A put whose answer got lost may have stored the object: a failure reported over a
+        // whole object orphans it.
+        etag = await target.findPut?.(put).catch(() => undefined);
+        if (etag === undefined) {
+          throw new UploadFailure("put", { attempts: counter.attempts, cause });
+        }
       }
+      progress(filled.length);
+      return withEtag({ size: reader.size, sha256, parts: 0 }, etag);
     }
     step = "create";
     // Not cut by an abort either: an upload created unseen could not be aborted.
@@ -213,8 +226,17 @@ export async function uploadStream<P>(
     await raceAbort(Promise.all(pending), stop.signal);
     if (partFailure !== undefined) throw partFailure;
     step = "complete";
-    // Not cut by an abort: once sent, completing is quicker than undoing.
-    const etag = await target.completeUpload(id, parts, cut.signal);
+    let etag: string | undefined;
+    try {
+      // Not cut by an abort: once sent, completing is quicker than undoing.
+      etag = await target.completeUpload(id, parts, cut.signal);
+    } catch (error) {
+      // The server may have assembled the object and only its answer got lost: aborting now
+      // would not undo that, and a failure reported over a whole object orphans it.
+      const found = await target.findCompleted?.(parts, reader.size).catch(() => undefined);
+      if (found === undefined) throw error;
+      etag = found;
+    }
     return withEtag({ size: reader.size, sha256: hash.digest("hex"), parts: parts.length }, etag);
   } catch (error) {
     const failure = error instanceof UploadFailure

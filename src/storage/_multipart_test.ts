@@ -312,3 +312,53 @@ Deno.test("uploadStream() rejects chunks that are not bytes", async () => {
   assert.ok(error instanceof UploadFailure);
   assert.ok(error.cause instanceof TypeError);
 });
+
+/** A target whose answers to put and complete get lost after the server acted on them. */
+class LostAnswerTarget extends FakeTarget {
+  override async putObject(
+    put: { bytes: Uint8Array; md5: string; sha256: string },
+  ): Promise<string> {
+    await super.putObject(put);
+    throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+  }
+
+  override async completeUpload(uploadId: string, parts: readonly number[]): Promise<string> {
+    await super.completeUpload(uploadId, parts);
+    throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+  }
+
+  findPut(put: { sha256: string }): Promise<string | undefined> {
+    this.calls.push("find put");
+    const found = this.object !== undefined && sha256(this.object) === put.sha256;
+    return Promise.resolve(found ? '"found"' : undefined);
+  }
+
+  findCompleted(parts: readonly number[], size: number): Promise<string | undefined> {
+    this.calls.push(`find ${parts.join(",")}`);
+    return Promise.resolve(this.object?.length === size ? '"found-2"' : undefined);
+  }
+}
+
+Deno.test("uploadStream() keeps an object whose put or complete answer got lost", async () => {
+  for (const size of [2500, 2 * 4096 + 10]) {
+    const target = new LostAnswerTarget();
+    const { stream, data } = source(size);
+    const result = await uploadStream(stream, target, { ...fast, partSize: 4096, concurrency: 2 });
+    assert.equal(result.sha256, sha256(data));
+    assert.ok(result.etag === '"found"' || result.etag === '"found-2"', `etag ${result.etag}`);
+    assert.deepEqual(target.object, data);
+    assert.deepEqual(target.aborted, [], "an assembled object is not undone");
+    assert.match(target.calls.at(-1) ?? "", /^find /);
+  }
+});
+
+Deno.test("uploadStream() fails and aborts when a lost complete assembled nothing", async () => {
+  const target = new LostAnswerTarget();
+  target.findCompleted = () => Promise.resolve(undefined);
+  const { stream } = source(2 * 4096 + 10);
+  const error = await uploadStream(stream, target, { ...fast, partSize: 4096, concurrency: 2 })
+    .then(() => undefined, (error: unknown) => error);
+  assert.ok(error instanceof UploadFailure);
+  assert.equal(error.step, "complete");
+  assert.deepEqual(target.aborted, ["upload-1"]);
+});

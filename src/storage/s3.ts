@@ -10,6 +10,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
@@ -20,8 +21,10 @@ import {
   type StorageClass,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import type { Socket } from "node:net";
 import { cancelBody, delay, errorText } from "./_async.ts";
 import { keyProblem, normalizePrefix, prefixProblem } from "./_keys.ts";
 import {
@@ -56,6 +59,8 @@ const DEFAULT_PART_SIZE = 16 * MiB;
 const ABORT_TIMEOUT_MS = 60_000;
 /** After a failure or abort, how long parts in flight may finish before they are cut. */
 const IN_FLIGHT_GRACE_MS = 10_000;
+/** How much earlier than ours a lost attempt of our CreateMultipartUpload may have begun. */
+const UNSEEN_UPLOAD_WINDOW_MS = 10 * 60_000;
 
 /** Static credentials; without them the SDK's default chain is used. */
 export interface S3Credentials {
@@ -97,6 +102,11 @@ export interface S3StorageOptions {
   maxObjectSize?: number;
   /** Extra attempts per part after a retryable failure, on top of the SDK's own; 3 by default. */
   partRetries?: number;
+  /**
+   * A request whose connection moves no byte for this long fails (and is retried like a reset);
+   * 60 s by default. Without it a server or middlebox that swallows a request hangs the backup.
+   */
+  idleTimeoutMs?: number;
   /** Keys per DeleteObjects request, at most (and by default) 1000. */
   deleteBatchSize?: number;
   /** Keys per ListObjectsV2 or ListMultipartUploads page, at most (and by default) 1000. */
@@ -393,7 +403,7 @@ export class S3Storage implements Storage {
         );
         return out.ETag;
       },
-      async createUpload(signal) {
+      createUpload: async (signal) => {
         const out = await client.send(
           new CreateMultipartUploadCommand({
             ...common,
@@ -404,6 +414,11 @@ export class S3Storage implements Storage {
         );
         if (out.UploadId === undefined) {
           throw new TypeError("CreateMultipartUpload returned no UploadId");
+        }
+        // The SDK sent it again: an earlier attempt whose answer got lost may have opened an
+        // upload whose id nobody knows, left open until a clean-up finds it.
+        if ((out.$metadata.attempts ?? 1) > 1) {
+          await this.#abortUnseen(fullKey, out.UploadId).catch(() => {});
         }
         return out.UploadId;
       },
@@ -438,9 +453,57 @@ export class S3Storage implements Storage {
         );
         return out.ETag;
       },
+      findPut: async (put) => {
+        const head = await this.#head(fullKey);
+        // PutObject stores the SHA-256 in the metadata: it proves these very bytes arrived.
+        const same = head.Metadata?.sha256 === put.sha256 &&
+          head.ContentLength === put.bytes.length;
+        return same ? head.ETag : undefined;
+      },
+      findCompleted: async (parts, size) => {
+        const expected = multipartEtag(parts.map((part) => part.ETag));
+        if (expected === undefined) return undefined;
+        const head = await this.#head(fullKey);
+        return head.ETag === expected && head.ContentLength === size ? head.ETag : undefined;
+      },
       abortUpload: (uploadId) => this.#abortUpload(fullKey, uploadId),
       isRetryable,
     };
+  }
+
+  /**
+   * Aborts the other uploads of `fullKey` that began shortly before `uploadId` (by the server's
+   * clock): attempts of the same CreateMultipartUpload whose answers were lost.
+   */
+  async #abortUnseen(fullKey: string, uploadId: string): Promise<void> {
+    const page = await withTimeout(ABORT_TIMEOUT_MS, (signal) =>
+      this.#client.send(
+        new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: fullKey }),
+        { abortSignal: signal },
+      ));
+    const uploads = (page.Uploads ?? []).filter((upload) => upload.Key === fullKey);
+    const ours = uploads.find((upload) => upload.UploadId === uploadId)?.Initiated?.getTime();
+    if (ours === undefined) return;
+    for (const upload of uploads) {
+      const began = upload.Initiated?.getTime();
+      if (upload.UploadId === undefined || upload.UploadId === uploadId || began === undefined) {
+        continue;
+      }
+      if (began <= ours && ours - began < UNSEEN_UPLOAD_WINDOW_MS) {
+        await this.#abortUpload(fullKey, upload.UploadId);
+      }
+    }
+  }
+
+  /** HeadObject, bounded like an abort: it runs after a failure, maybe after the signal fired. */
+  #head(fullKey: string) {
+    return withTimeout(
+      ABORT_TIMEOUT_MS,
+      (signal) =>
+        this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: fullKey }), {
+          abortSignal: signal,
+        }),
+    );
   }
 
   /** Aborts, then again while ListParts still shows parts: S3 says late parts survive an abort. */
@@ -642,11 +705,71 @@ function clientConfig(options: S3StorageOptions): S3ClientConfig {
   // Our own agents: the SDK gives each request with `Expect: 100-continue` (bodies from 2 MB,
   // i.e. every part) a fresh agent without keep-alive and without our `ca` unless the agents are
   // ours. Deno's node:https honours `ca`.
+  const idleMs = wholeNumber("idleTimeoutMs", options.idleTimeoutMs, 60_000, 100, 3_600_000);
+  // `timeout` keeps the idle timer armed on sockets that go back to the pool and come out again.
+  const agent = { keepAlive: true, maxSockets: 50, timeout: idleMs };
   config.requestHandler = {
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
-    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50, ...(ca ? { ca } : {}) }),
+    httpAgent: new IdleHttpAgent(idleMs, agent),
+    httpsAgent: new IdleHttpsAgent(idleMs, { ...agent, ...(ca ? { ca } : {}) }),
   };
   return config;
+}
+
+/*
+ * The idle timeout lives on the agents' sockets, not in the SDK's `socketTimeout`: when a
+ * kept-alive connection dies under a request, Deno sends the request again on a fresh socket,
+ * the SDK only ever watches the first one, and a server that swallowed the second one hung the
+ * upload for good.
+ */
+
+/** An HTTP agent whose sockets fail after `idleMs` in which no byte moved. */
+class IdleHttpAgent extends HttpAgent {
+  readonly #idleMs: number;
+
+  constructor(idleMs: number, options: ConstructorParameters<typeof HttpAgent>[0]) {
+    super(options);
+    this.#idleMs = idleMs;
+  }
+
+  override createConnection(
+    ...args: Parameters<HttpAgent["createConnection"]>
+  ): ReturnType<HttpAgent["createConnection"]> {
+    return failWhenIdle(super.createConnection(...args), this.#idleMs);
+  }
+}
+
+/** {@linkcode IdleHttpAgent} for https. */
+class IdleHttpsAgent extends HttpsAgent {
+  readonly #idleMs: number;
+
+  constructor(idleMs: number, options: ConstructorParameters<typeof HttpsAgent>[0]) {
+    super(options);
+    this.#idleMs = idleMs;
+  }
+
+  override createConnection(
+    ...args: Parameters<HttpsAgent["createConnection"]>
+  ): ReturnType<HttpsAgent["createConnection"]> {
+    return failWhenIdle(super.createConnection(...args), this.#idleMs);
+  }
+}
+
+function failWhenIdle<T>(socket: T, idleMs: number): T {
+  const net = socket as { setTimeout?: unknown } | null | undefined;
+  if (typeof net?.setTimeout !== "function") return socket;
+  const conn = socket as unknown as Socket;
+  conn.setTimeout(idleMs);
+  conn.on("timeout", () => {
+    // ETIMEDOUT: the SDK calls it a TimeoutError and retries. A socket resting in the pool has
+    // no request to fail, and an error nobody listens to would crash the process.
+    if (conn.listenerCount("error") === 0) {
+      conn.destroy();
+      return;
+    }
+    const error = new Error(`no byte moved for ${idleMs} ms`);
+    conn.destroy(Object.assign(error, { code: "ETIMEDOUT" }));
+  });
+  return socket;
 }
 
 function checkEndpoint(endpoint: string): string {
@@ -772,6 +895,23 @@ async function withTimeout<T>(ms: number, fn: (signal: AbortSignal) => Promise<T
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The ETag S3 gives an object assembled from parts with these ETags: the MD5 of their MD5s and
+ * the part count. Undefined when an ETag is no 32-digit hex; with SSE-KMS or SSE-C the part
+ * ETags are no MD5s and the result matches nothing, so such an upload is never taken for done.
+ */
+function multipartEtag(etags: readonly (string | undefined)[]): string | undefined {
+  const md5s: Uint8Array[] = [];
+  for (const etag of etags) {
+    const hex = etag?.replace(/^"|"$/g, "") ?? "";
+    if (!/^[0-9a-f]{32}$/i.test(hex)) return undefined;
+    md5s.push(Uint8Array.from(hex.match(/../g) ?? [], (byte) => parseInt(byte, 16)));
+  }
+  const all = new Uint8Array(md5s.length * 16);
+  md5s.forEach((md5, i) => all.set(md5, i * 16));
+  return `"${createHash("md5").update(all).digest("hex")}-${etags.length}"`;
 }
 
 /** `16 MiB`, `1.5 GiB`: sizes in messages. */
