@@ -56,6 +56,8 @@ async function cleanup(env: EsTestEnv, repo: string, indices: string[]): Promise
   }
   await fetchJson(`${env.url}/_snapshot/${repo}`, { method: "DELETE" });
   for (const index of indices) await fetchJson(`${env.url}/${index}`, { method: "DELETE" });
+  // Deleting a repository leaves its files: remove the folder too (we run as root here).
+  await Deno.remove(`${env.repoPath}/${repo}`, { recursive: true }).catch(() => {});
 }
 
 serviceTest(

@@ -34,6 +34,7 @@ export function openStorage(section: StorageSection): Storage {
   if (section.part_size) options.partSize = section.part_size;
   if (section.concurrency) options.concurrency = section.concurrency;
   if (section.max_object_size) options.maxObjectSize = section.max_object_size;
+  if (section.idle_timeout) options.idleTimeoutMs = section.idle_timeout;
   return s3Storage(options);
 }
 

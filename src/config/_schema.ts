@@ -174,6 +174,7 @@ const storageSchema = z.discriminatedUnion("type", [
     part_size: size.optional(),
     concurrency: wholeNumber(1, 64).optional(),
     max_object_size: size.optional(),
+    idle_timeout: duration.optional(),
   }),
   z.strictObject({
     type: z.literal("local"),
