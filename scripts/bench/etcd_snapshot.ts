@@ -7,51 +7,13 @@
  */
 import { parseArgs } from "node:util";
 import { EtcdClient } from "../../src/etcd/mod.ts";
-import { post, startEtcd } from "../../tests/_etcd.ts";
-
-const encoder = new TextEncoder();
-
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
-
-async function load(url: string, megabytes: number): Promise<void> {
-  const values = Math.ceil(megabytes * 1_000_000 / 100_000);
-  const transactions: number[][] = [];
-  for (let index = 0; index < values; index += 10) {
-    transactions.push(Array.from({ length: Math.min(10, values - index) }, (_, k) => index + k));
-  }
-  const random = new Uint8Array(100_000);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < transactions.length) {
-      const keys = transactions[next++]!;
-      const success = keys.map((key) => {
-        for (let offset = 0; offset < random.length; offset += 65_536) {
-          crypto.getRandomValues(random.subarray(offset, offset + 65_536));
-        }
-        return {
-          requestPut: {
-            key: encoder.encode(`/bench/${String(key).padStart(6, "0")}`).toBase64(),
-            value: random.toBase64(),
-          },
-        };
-      });
-      await post(`${url}/v3/kv/txn`, { success });
-    }
-  }
-  await Promise.all(Array.from({ length: 8 }, worker));
-}
+import { startEtcd } from "../../tests/_etcd.ts";
+import { loadEtcd, median, print } from "./_common.ts";
 
 async function time(fn: () => Promise<number>): Promise<{ ms: number; bytes: number }> {
   const started = performance.now();
   const bytes = await fn();
   return { ms: performance.now() - started, bytes };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 async function main(): Promise<void> {
@@ -66,7 +28,7 @@ async function main(): Promise<void> {
   const client = new EtcdClient({ endpoints: [etcd.url], timeoutMs: 60_000 });
   try {
     const loadTime = await time(async () => {
-      await load(etcd.url, megabytes);
+      await loadEtcd(etcd.url, megabytes);
       return 0;
     });
     const status = await client.status();

@@ -1,0 +1,320 @@
+/**
+ * By-hand benchmark: an etcd backup end to end into s3proxy. `snapcron once JOB` (an etcd job,
+ * `compress: none`, uploaded to an S3 storage with 16 MiB parts and 4 in flight; once over
+ * `transport: grpc`, once over `transport: gateway`) against the two-step
+ * `etcdctl snapshot save FILE && aws s3 cp FILE s3://…` and against `etcdctl snapshot save`
+ * alone, on a throwaway etcd loaded with values of 100 KB. Every tool runs as a child under
+ * `/usr/bin/time` (wall time, CPU, peak RSS).
+ *
+ *   deno task bench etcd_backup [--mb 256] [--runs 3] [--big] [--doc FILE]
+ *
+ * `--mb`: the database is loaded until etcd reports a `dbSize` of at least that many MiB.
+ * `--big` then grows the database to 4 x --mb and runs snapcron again, to check that its peak
+ * RSS does not grow with the snapshot.
+ */
+import { parseArgs } from "node:util";
+import { CreateBucketCommand, DeleteBucketCommand } from "@aws-sdk/client-s3";
+import { post, startEtcd } from "../../tests/_etcd.ts";
+import { emptyBucket, rawClient } from "../../tests/_s3.ts";
+import {
+  atMost,
+  awsEnv,
+  benchCommand,
+  checked,
+  docPath,
+  fixed,
+  formatSize,
+  loadEtcd,
+  LoadSampler,
+  machineFacts,
+  measure,
+  type Measured,
+  median,
+  MiB,
+  PERMISSIONS,
+  print,
+  ROOT,
+  type Row,
+  s3Env,
+  table,
+  verdict,
+  wholeFlag,
+  writeSection,
+} from "./_common.ts";
+
+type Method = "snapcron grpc" | "snapcron gateway" | "etcdctl + aws s3 cp" | "etcdctl";
+const METHODS: readonly Method[] = [
+  "etcdctl",
+  "etcdctl + aws s3 cp",
+  "snapcron grpc",
+  "snapcron gateway",
+];
+const RSS_LIMIT = 200 * MiB;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      mb: { type: "string", default: "256" },
+      runs: { type: "string", default: "3" },
+      big: { type: "boolean", default: false },
+      doc: { type: "string" },
+    },
+  });
+  const megabytes = wholeFlag("mb", values.mb, 256);
+  const runs = wholeFlag("runs", values.runs, 3);
+  const args = [`--mb ${megabytes}`, `--runs ${runs}`, ...(values.big ? ["--big"] : [])];
+  const s3 = s3Env();
+  const client = rawClient(s3);
+  const bucket = `snapcron-bench-${Date.now().toString(36)}`;
+  const dir = await Deno.makeTempDir({ prefix: "snapcron-bench-etcd-" });
+  const load = new LoadSampler();
+  const etcd = await startEtcd(dir).catch(async (error) => {
+    load.stop();
+    client.destroy();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const aws = await awsEnv(s3, dir);
+    const config = `${dir}/snapcron.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `storage:
+  s3:
+    type: s3
+    bucket: ${bucket}
+    endpoint: "${s3.endpoint}"
+    region: ${s3.region}
+    access_key_id: ${s3.accessKeyId}
+    secret_access_key: ${s3.secretAccessKey}
+    part_size: 16MiB
+    concurrency: 4
+jobs:
+${
+        (["grpc", "gateway"] as const).map((transport) =>
+          `  etcd-${transport}:
+    schedule: "@yearly"
+    etcd: { endpoints: ["${etcd.url}"], transport: ${transport} }
+    upload: { storage: s3, key: "{job}/{time}-{run}.db", compress: none }
+`
+        ).join("")
+      }`,
+    );
+    const file = `${dir}/snapshot.db`;
+    let counter = 0;
+    const backup = async (method: Method): Promise<Measured> => {
+      let result: Measured;
+      switch (method) {
+        case "snapcron grpc":
+        case "snapcron gateway":
+          result = await measure(Deno.execPath(), [
+            "run",
+            "--quiet",
+            ...PERMISSIONS,
+            `${ROOT}/main.ts`,
+            "once",
+            method === "snapcron grpc" ? "etcd-grpc" : "etcd-gateway",
+            "--config",
+            config,
+          ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+          break;
+        case "etcdctl + aws s3 cp":
+          result = await measure("sh", [
+            "-c",
+            `etcdctl --endpoints=${etcd.url} snapshot save "$1" >/dev/null && ` +
+            `aws --endpoint-url ${s3.endpoint} s3 cp --only-show-errors "$1" "$2"`,
+            "sh",
+            file,
+            `s3://${bucket}/two-step/${counter++}.db`,
+          ], { env: { ...aws, ETCDCTL_API: "3" } });
+          break;
+        case "etcdctl":
+          result = await measure("etcdctl", [
+            `--endpoints=${etcd.url}`,
+            "snapshot",
+            "save",
+            file,
+          ], { env: { ETCDCTL_API: "3" } });
+          break;
+      }
+      checked(method, result);
+      await Deno.remove(file).catch(() => {});
+      await emptyBucket(client, bucket);
+      return result;
+    };
+
+    const round = async (label: string): Promise<Map<Method, Measured[]>> => {
+      const results = new Map<Method, Measured[]>(METHODS.map((method) => [method, []]));
+      for (let run = 0; run < runs; run++) {
+        for (let i = 0; i < METHODS.length; i++) {
+          const method = METHODS[(run + i) % METHODS.length]!;
+          const result = await backup(method);
+          results.get(method)!.push(result);
+          print(
+            `  ${label} run ${run + 1} ${method.padEnd(20)} ${fixed(result.wallS)} s, CPU ${
+              fixed(result.userS + result.sysS)
+            } s, peak RSS ${fixed(result.maxRss / MiB, 0)} MiB`,
+          );
+        }
+      }
+      return results;
+    };
+
+    const started = performance.now();
+    // Values until etcd's own dbSize reaches the target (the file has some overhead, values
+    // are counted in MB of 10^6 bytes).
+    let nextKey = 0;
+    const growTo = async (bytes: number): Promise<number> => {
+      for (;;) {
+        const current = await dbSize(etcd.url);
+        if (current >= bytes) return current;
+        const more = Math.max(1, Math.ceil((bytes - current) / 1e6));
+        await loadEtcd(etcd.url, more, nextKey);
+        nextKey += more * 10;
+      }
+    };
+    const size = await growTo(megabytes * MiB);
+    print(
+      `etcd_backup: database ${formatSize(size)} loaded in ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s; ${runs} runs per method`,
+    );
+    // Warm-up: Deno's module cache, Python's bytecode, etcd's page cache.
+    for (const method of METHODS) await backup(method);
+    const results = await round(formatSize(size));
+    let big: { size: number; results: Map<Method, Measured[]> } | undefined;
+    if (values.big) {
+      const bigSize = await growTo(4 * megabytes * MiB);
+      print(`etcd_backup: database grown to ${formatSize(bigSize)}`);
+      big = { size: bigSize, results: await round(formatSize(bigSize)) };
+    }
+    load.stop();
+
+    const wall = (map: Map<Method, Measured[]>, method: Method) =>
+      median(map.get(method)!.map((r) => r.wallS));
+    const rss = (map: Map<Method, Measured[]>, method: Method) =>
+      median(map.get(method)!.map((r) => r.maxRss));
+    const command = benchCommand("etcd_backup", args);
+    const rows: Row[] = [];
+    for (const ours of ["snapcron grpc", "snapcron gateway"] as const) {
+      for (const [peer, limit] of [["etcdctl + aws s3 cp", 0.6], ["etcdctl", 1.1]] as const) {
+        const ratio = wall(results, ours) / wall(results, peer);
+        rows.push({
+          figure: `wall time, ${formatSize(size)} database into S3 (s), ${ours.slice(9)}`,
+          snapcron: fixed(wall(results, ours)),
+          peer: `${peer === "etcdctl" ? "etcdctl snapshot save (no upload)" : peer} ${
+            fixed(wall(results, peer))
+          }`,
+          ratio: fixed(ratio),
+          target: `≤ ${limit.toFixed(2)}`,
+          met: verdict(atMost(ratio, limit)),
+          command,
+        });
+      }
+    }
+    const cpu = (map: Map<Method, Measured[]>, method: Method) =>
+      median(map.get(method)!.map((r) => r.userS + r.sysS));
+    for (const ours of ["snapcron grpc", "snapcron gateway"] as const) {
+      rows.push({
+        figure: `CPU user+sys, ${formatSize(size)} database (s), ${ours.slice(9)}`,
+        snapcron: fixed(cpu(results, ours)),
+        peer: `etcdctl + aws s3 cp ${fixed(cpu(results, "etcdctl + aws s3 cp"))}, etcdctl ${
+          fixed(cpu(results, "etcdctl"))
+        }`,
+        ratio: fixed(cpu(results, ours) / cpu(results, "etcdctl + aws s3 cp")),
+        target: "— (no target)",
+        met: "n/a",
+        command,
+      });
+    }
+    for (const ours of ["snapcron grpc", "snapcron gateway"] as const) {
+      rows.push({
+        figure: `peak RSS, ${formatSize(size)} database (MiB), ${ours.slice(9)}`,
+        snapcron: fixed(rss(results, ours) / MiB, 0),
+        peer: `etcdctl + aws s3 cp ${
+          fixed(rss(results, "etcdctl + aws s3 cp") / MiB, 0)
+        }, etcdctl ${fixed(rss(results, "etcdctl") / MiB, 0)}`,
+        ratio: fixed(rss(results, ours) / rss(results, "etcdctl + aws s3 cp")),
+        target: "≤ 200 MiB",
+        met: verdict(rss(results, ours) <= RSS_LIMIT),
+        command,
+      });
+    }
+    for (const ours of ["snapcron grpc", "snapcron gateway"] as const) {
+      if (big === undefined) {
+        rows.push({
+          figure: `peak RSS, 4x database vs ${formatSize(size)}, ${ours.slice(9)}`,
+          snapcron: "not run",
+          peer: "—",
+          ratio: "—",
+          target: "≤ 1.10",
+          met: "n/a",
+          command: benchCommand("etcd_backup", [...args, "--big"]),
+        });
+        continue;
+      }
+      const bigRss = rss(big.results, ours);
+      const growth = bigRss / rss(results, ours);
+      rows.push({
+        figure: `peak RSS, ${formatSize(big.size)} vs ${formatSize(size)} database (MiB), ${
+          ours.slice(9)
+        }`,
+        snapcron: `${fixed(bigRss / MiB, 0)} vs ${fixed(rss(results, ours) / MiB, 0)}`,
+        peer: "—",
+        ratio: fixed(growth),
+        target: "≤ 1.10 (growth)",
+        met: verdict(atMost(growth, 1.1)),
+        command,
+      });
+    }
+    const detail = (label: string, map: Map<Method, Measured[]>) =>
+      METHODS.map((method) =>
+        `- ${label}, ${method}: ${
+          map.get(method)!.map((r) =>
+            `${fixed(r.wallS)} s / ${fixed(r.userS + r.sysS)} s / ${fixed(r.maxRss / MiB, 0)} MiB`
+          ).join("; ")
+        }`
+      ).join("\n");
+    const markdown = `## etcd_backup
+
+A throwaway etcd (Debian's etcd-server, \`startEtcd\` from \`tests/_etcd.ts\`) holding
+${formatSize(size)} (values of 100 KB, random) backed up into s3proxy: \`snapcron once JOB\`
+(\`deno run\` of \`main.ts\` with the \`snapcron\` task's permissions; an etcd job with
+\`upload: { compress: none }\` to an S3 storage, 16 MiB parts, 4 in flight) over native gRPC and
+over the JSON gateway, against \`etcdctl snapshot save FILE && aws s3 cp FILE s3://…\` (aws-cli
+with 16 MiB parts and 4 requests in flight) and against \`etcdctl snapshot save FILE\` alone (no
+upload). Wall times include each process's start-up; medians of ${runs} run(s) per method, the
+methods interleaved.
+
+${table(rows)}
+
+${machineFacts(load)}
+
+<details><summary>Every run (wall s, CPU user+sys s, peak RSS MiB)</summary>
+
+${detail(formatSize(size), results)}
+${big === undefined ? "" : detail(formatSize(big.size), big.results)}
+
+</details>`;
+    await writeSection(docPath(values.doc), "etcd_backup", markdown);
+    print(table(rows));
+  } finally {
+    load.stop();
+    await etcd.stop();
+    await emptyBucket(client, bucket).catch(() => {});
+    await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch((error) => {
+      print(`Cannot delete bucket "${bucket}": ${error}`);
+    });
+    client.destroy();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function dbSize(url: string): Promise<number> {
+  const status = await post(`${url}/v3/maintenance/status`, {}) as { dbSize?: string };
+  return Number(status.dbSize ?? NaN);
+}
+
+if (import.meta.main) await main();

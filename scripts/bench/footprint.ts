@@ -1,0 +1,333 @@
+/**
+ * By-hand benchmark: what `snapcron run` costs when idle. With 10 command jobs that do not fire
+ * (`@yearly`): the time from spawning the process to its first answer on `GET /`, and its RSS
+ * after it idled a few seconds, against a bare `Deno.serve` process measured the same way in the
+ * same run; the dependency count (`deno info main.ts`); the compiled binary's size. Then, to show
+ * where idle memory goes, the RSS of a bare server that first imports one module (an npm package
+ * or a folder of src/), for the modules `main.ts` loads.
+ *
+ *   deno task bench footprint [--runs 5] [--idle 3s] [--doc FILE]
+ */
+import { parseArgs } from "node:util";
+import {
+  benchCommand,
+  docPath,
+  fixed,
+  freePort,
+  LoadSampler,
+  machineFacts,
+  median,
+  MiB,
+  parseSeconds,
+  PERMISSIONS,
+  print,
+  procMemory,
+  ROOT,
+  type Row,
+  table,
+  tenJobsConfig,
+  verdict,
+  waitForHttp,
+  wholeFlag,
+  writeSection,
+} from "./_common.ts";
+
+const RSS_LIMIT = 60 * MiB;
+const START_LIMIT_MS = 500;
+
+/** Modules whose load cost is measured one by one. */
+const PROBES = [
+  "@aws-sdk/client-s3",
+  "zod",
+  "yaml",
+  "node:crypto",
+  "node:dgram",
+  "node:util",
+  "node:path",
+  "src/storage/s3.ts",
+  "src/storage/local.ts",
+  "src/etcd/mod.ts",
+  "src/elasticsearch/mod.ts",
+  "src/config/mod.ts",
+  "src/status/mod.ts",
+  "src/metrics/mod.ts",
+  "src/cli/mod.ts",
+];
+
+interface Sample {
+  startMs: number;
+  rss: number;
+  hwm: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "5" },
+      idle: { type: "string", default: "3s" },
+      doc: { type: "string" },
+    },
+  });
+  const runs = wholeFlag("runs", values.runs, 5);
+  const idleMs = parseSeconds(values.idle) * 1000;
+  const dir = await Deno.makeTempDir({ prefix: "snapcron-bench-footprint-" });
+  const load = new LoadSampler();
+  try {
+    const snapcron = async (): Promise<Sample> => {
+      const port = freePort();
+      const config = `${dir}/snapcron-${port}.yaml`;
+      await Deno.writeTextFile(config, tenJobsConfig(port));
+      return await sample(
+        [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, "main.ts", "run", "--config", config],
+        port,
+        idleMs,
+      );
+    };
+    const probe = (specifier?: string) => {
+      const port = freePort();
+      return sample(
+        [
+          Deno.execPath(),
+          "run",
+          "--quiet",
+          "--allow-all",
+          new URL("_import_probe.ts", import.meta.url).pathname,
+          String(port),
+          ...(specifier === undefined ? [] : [specifier]),
+        ],
+        port,
+        idleMs,
+      );
+    };
+    const bare = () => {
+      const port = freePort();
+      return sample(
+        [
+          Deno.execPath(),
+          "run",
+          "--quiet",
+          "--allow-net=127.0.0.1",
+          new URL("_bare_server.ts", import.meta.url).pathname,
+          String(port),
+        ],
+        port,
+        idleMs,
+      );
+    };
+    // Warm-up: Deno's module cache.
+    await snapcron();
+    await bare();
+    const results = { snapcron: [] as Sample[], bare: [] as Sample[] };
+    for (let run = 0; run < runs; run++) {
+      const order = run % 2 === 0 ? ["snapcron", "bare"] as const : ["bare", "snapcron"] as const;
+      for (const which of order) {
+        const result = await (which === "snapcron" ? snapcron() : bare());
+        results[which].push(result);
+        print(
+          `  run ${run + 1} ${which.padEnd(8)} first answer after ${
+            fixed(result.startMs, 0)
+          } ms, idle RSS ${fixed(result.rss / MiB, 1)} MiB (peak ${fixed(result.hwm / MiB, 1)})`,
+        );
+      }
+    }
+    const probes: { specifier: string; rss: number }[] = [];
+    const baseline = (await probe()).rss;
+    for (const specifier of PROBES) {
+      const { rss } = await probe(specifier);
+      probes.push({ specifier, rss });
+      print(`  probe ${specifier.padEnd(26)} idle RSS ${fixed(rss / MiB, 1)} MiB`);
+    }
+    load.stop();
+
+    const graph = await dependencyGraph();
+    const binary = await Deno.stat(`${ROOT}/dist/snapcron`).catch(() => undefined);
+    const rss = (list: Sample[]) => median(list.map((s) => s.rss));
+    const start = (list: Sample[]) => median(list.map((s) => s.startMs));
+    const command = benchCommand("footprint", [`--runs ${runs}`, `--idle ${values.idle}`]);
+    const rows: Row[] = [
+      {
+        figure: `idle RSS after ${values.idle}, 10 command jobs (MiB)`,
+        snapcron: fixed(rss(results.snapcron) / MiB, 1),
+        peer: `bare Deno.serve ${fixed(rss(results.bare) / MiB, 1)}`,
+        ratio: fixed(rss(results.snapcron) / rss(results.bare)),
+        target: "≤ 60 MiB",
+        met: verdict(rss(results.snapcron) <= RSS_LIMIT),
+        command,
+      },
+      {
+        figure: "spawn to first answer on GET / (ms)",
+        snapcron: fixed(start(results.snapcron), 0),
+        peer: `bare Deno.serve ${fixed(start(results.bare), 0)}`,
+        ratio: fixed(start(results.snapcron) / start(results.bare)),
+        target: "≤ 500 ms",
+        met: verdict(start(results.snapcron) <= START_LIMIT_MS),
+        command,
+      },
+      {
+        figure: "dependencies (`deno info main.ts`)",
+        snapcron: `${graph.modules} modules (${graph.local} local), ${graph.npm} npm packages`,
+        peer: "—",
+        ratio: "—",
+        target: "—",
+        met: "n/a",
+        command: "`deno info main.ts`",
+      },
+      {
+        figure: "compiled binary `dist/snapcron`",
+        snapcron: binary === undefined
+          ? "not built: `deno task compile` needs denort (downloaded, or `DENORT_BIN`; see README)"
+          : `${fixed(binary.size / MiB, 1)} MiB`,
+        peer: "—",
+        ratio: "—",
+        target: "—",
+        met: "n/a",
+        command: "`deno task compile`",
+      },
+    ];
+    const probeLines = probes.map(({ specifier, rss }) =>
+      `| \`${specifier}\` | ${fixed(rss / MiB, 1)} | +${fixed((rss - baseline) / MiB, 1)} | ${
+        graph.paths.get(specifier) ?? "not loaded by `main.ts`"
+      } |`
+    );
+    const markdown = `## footprint
+
+\`snapcron run\` with 10 command jobs (\`@yearly\`, so none fires) and the status server, against
+a bare \`Deno.serve\` (\`scripts/bench/_bare_server.ts\`), both as \`deno run\` children: the time
+from spawning the process to its first answer on \`GET /\` (polled every 5 ms), and its
+\`VmRSS\` after idling ${values.idle} past that answer. Medians of ${runs} run(s), alternating.
+
+${table(rows)}
+
+Where idle memory goes: the RSS of a bare server (${
+      fixed(baseline / MiB, 1)
+    } MiB) that first imports one module, and how \`main.ts\` reaches it (static imports only; a
+module reached only through \`import()\` is loaded when first used):
+
+| module | idle RSS (MiB) | over the bare server | static import path from \`main.ts\` |
+| --- | --- | --- | --- |
+${probeLines.join("\n")}
+
+npm packages in \`main.ts\`'s graph: ${graph.npmRoots.join(", ")} (${graph.npm} packages with their
+dependencies).
+
+${machineFacts(load)}`;
+    await writeSection(docPath(values.doc), "footprint", markdown);
+    print(table(rows));
+    print(probeLines.join("\n"));
+  } finally {
+    load.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Spawns `argv`, times its first answer on `port`, reads its RSS `idleMs` later, stops it. */
+async function sample(argv: string[], port: number, idleMs: number): Promise<Sample> {
+  const started = performance.now();
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/`, 20_000, 5);
+    const startMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    return { startMs, rss: procMemory(child.pid, "VmRSS"), hwm: procMemory(child.pid, "VmHWM") };
+  } catch (error) {
+    throw new Error(`${argv.slice(-3).join(" ")}: ${error}\n${await Promise.race([stderr, ""])}`);
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await child.status;
+    await stderr;
+  }
+}
+
+interface Graph {
+  modules: number;
+  local: number;
+  npm: number;
+  /** The npm packages `main.ts` imports (not their dependencies). */
+  npmRoots: string[];
+  /** For each probe: `main.ts → … → module`, following static imports only. */
+  paths: Map<string, string>;
+}
+
+interface InfoModule {
+  specifier: string;
+  kind?: string;
+  dependencies?: { specifier: string; code?: { specifier: string }; isDynamic?: boolean }[];
+}
+
+async function dependencyGraph(): Promise<Graph> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`deno info failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    roots: string[];
+    modules: InfoModule[];
+    redirects: Record<string, string>;
+    npmPackages: Record<string, unknown>;
+  };
+  const bySpecifier = new Map(info.modules.map((module) => [module.specifier, module]));
+  const resolve = (specifier: string) => info.redirects[specifier] ?? specifier;
+  // Breadth first over static imports: the shortest chain to every module.
+  const root = resolve(info.roots[0]!);
+  const parent = new Map<string, string | null>([[root, null]]);
+  const queue = [root];
+  while (queue.length > 0) {
+    const current = queue.shift()!;
+    for (const dependency of bySpecifier.get(current)?.dependencies ?? []) {
+      if (dependency.isDynamic || dependency.code === undefined) continue;
+      const next = resolve(dependency.code.specifier);
+      if (parent.has(next)) continue;
+      parent.set(next, current);
+      queue.push(next);
+    }
+  }
+  const short = (specifier: string) =>
+    specifier.replace(`file://${ROOT}/`, "").replace(/^npm:\/?/, "npm:").replace(/@[\d.]+$/, "");
+  const chain = (target: string) => {
+    const steps: string[] = [];
+    for (let at: string | null | undefined = target; at; at = parent.get(at)) {
+      steps.unshift(short(at));
+    }
+    return steps.join(" → ");
+  };
+  const paths = new Map<string, string>();
+  for (const probe of PROBES) {
+    const target = [...parent.keys()].find((specifier) =>
+      probe.startsWith("src/")
+        ? specifier === `file://${ROOT}/${probe}`
+        : probe.startsWith("node:")
+        ? specifier === probe
+        : specifier.startsWith(`npm:/${probe}@`)
+    );
+    if (target !== undefined) paths.set(probe, chain(target));
+  }
+  return {
+    modules: info.modules.length,
+    local: info.modules.filter((module) => module.specifier.startsWith("file:")).length,
+    npm: Object.keys(info.npmPackages).length,
+    npmRoots: info.modules.filter((module) => module.kind === "npm").map((module) =>
+      short(module.specifier)
+    ),
+    paths,
+  };
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,274 @@
+/**
+ * By-hand benchmark: a generated stream uploaded into s3proxy by `S3Storage.put()` (as a child
+ * `deno run` process, `_s3_put.ts`) against `rclone rcat` and `aws s3 cp -`, all with 16 MiB parts
+ * and 4 parts in flight, each fed the same bytes on standard input by this process. Measures wall
+ * time (throughput), CPU seconds per GiB and peak RSS of each child with `/usr/bin/time`.
+ *
+ *   deno task bench s3_upload [--size 1GiB] [--runs 3] [--big] [--doc FILE]
+ *
+ * `--big` adds snapcron runs at 4 GiB (4 x --size) to check that its peak RSS does not grow
+ * with the stream. A fresh bucket is made and deleted afterwards.
+ */
+import { parseArgs } from "node:util";
+import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { emptyBucket, rawClient } from "../../tests/_s3.ts";
+import {
+  atLeast,
+  atMost,
+  awsEnv,
+  benchCommand,
+  checked,
+  docPath,
+  feedBytes,
+  fixed,
+  formatSize,
+  GiB,
+  LoadSampler,
+  machineFacts,
+  measure,
+  type Measured,
+  median,
+  MiB,
+  parseSize,
+  PERMISSIONS,
+  print,
+  ROOT,
+  type Row,
+  s3Env,
+  table,
+  verdict,
+  wholeFlag,
+  writeSection,
+} from "./_common.ts";
+
+type Tool = "snapcron" | "rclone" | "aws";
+const TOOLS: readonly Tool[] = ["snapcron", "rclone", "aws"];
+const RSS_LIMIT = 200 * MiB;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      size: { type: "string", default: "1GiB" },
+      runs: { type: "string", default: "3" },
+      big: { type: "boolean", default: false },
+      doc: { type: "string" },
+    },
+  });
+  const size = parseSize(values.size);
+  const runs = wholeFlag("runs", values.runs, 3);
+  const args = [`--size ${values.size}`, `--runs ${runs}`, ...(values.big ? ["--big"] : [])];
+  const s3 = s3Env();
+  const client = rawClient(s3);
+  const bucket = `snapcron-bench-${Date.now().toString(36)}`;
+  const dir = await Deno.makeTempDir({ prefix: "snapcron-bench-s3-" });
+  const load = new LoadSampler();
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const aws = await awsEnv(s3, dir);
+    const rclone = {
+      RCLONE_CONFIG_S3P_TYPE: "s3",
+      RCLONE_CONFIG_S3P_PROVIDER: "Other",
+      RCLONE_CONFIG_S3P_ENDPOINT: s3.endpoint,
+      RCLONE_CONFIG_S3P_ACCESS_KEY_ID: s3.accessKeyId,
+      RCLONE_CONFIG_S3P_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      RCLONE_CONFIG_S3P_REGION: s3.region,
+      RCLONE_CONFIG_S3P_FORCE_PATH_STYLE: "true",
+    };
+    const upload = async (tool: Tool, bytes: number, key: string): Promise<Measured> => {
+      const feed = feedBytes(bytes);
+      let result: Measured;
+      switch (tool) {
+        case "snapcron":
+          result = await measure(Deno.execPath(), [
+            "run",
+            "--quiet",
+            ...PERMISSIONS,
+            `${ROOT}/scripts/bench/_s3_put.ts`,
+            bucket,
+            key,
+          ], { feed, cwd: ROOT });
+          break;
+        case "rclone":
+          // AWS_CA_BUNDLE (set on some machines) makes rclone refuse its own HTTP transport.
+          result = await measure("rclone", [
+            "rcat",
+            "--config",
+            "/dev/null",
+            "--s3-chunk-size",
+            "16M",
+            "--s3-upload-concurrency",
+            "4",
+            `s3p:${bucket}/${key}`,
+          ], { feed, env: rclone, unsetEnv: ["AWS_CA_BUNDLE"] });
+          break;
+        case "aws":
+          result = await measure("aws", [
+            "--endpoint-url",
+            s3.endpoint,
+            "s3",
+            "cp",
+            "--only-show-errors",
+            "-",
+            `s3://${bucket}/${key}`,
+          ], { feed, env: aws });
+          break;
+      }
+      checked(`${tool} upload of ${formatSize(bytes)}`, result);
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      if (head.ContentLength !== bytes) {
+        throw new Error(`${tool} stored ${head.ContentLength} bytes instead of ${bytes}`);
+      }
+      await emptyBucket(client, bucket);
+      return result;
+    };
+
+    print(`s3_upload: ${formatSize(size)} x ${runs} runs per tool into ${s3.endpoint}/${bucket}`);
+    // Warm-up: Deno's module cache, Python's bytecode, the server's JIT.
+    for (const tool of TOOLS) await upload(tool, 8 * MiB, `warmup-${tool}`);
+    const results = new Map<Tool, Measured[]>(TOOLS.map((tool) => [tool, []]));
+    for (let run = 0; run < runs; run++) {
+      // Rotate the order so that no tool always follows the same neighbour.
+      for (let i = 0; i < TOOLS.length; i++) {
+        const tool = TOOLS[(run + i) % TOOLS.length]!;
+        const result = await upload(tool, size, `${tool}-${run}`);
+        results.get(tool)!.push(result);
+        print(`  run ${run + 1} ${tool.padEnd(8)} ${describe(result, size)}`);
+      }
+    }
+    const big: Measured[] = [];
+    if (values.big) {
+      for (let run = 0; run < runs; run++) {
+        const result = await upload("snapcron", 4 * size, `snapcron-big-${run}`);
+        big.push(result);
+        print(`  run ${run + 1} snapcron ${formatSize(4 * size)} ${describe(result, 4 * size)}`);
+      }
+    }
+    load.stop();
+
+    const stat = (tool: Tool) => summarize(results.get(tool)!, size);
+    const ours = stat("snapcron");
+    const peers = { rclone: stat("rclone"), aws: stat("aws") };
+    const command = benchCommand("s3_upload", args);
+    const rows: Row[] = [];
+    for (const peer of ["rclone", "aws"] as const) {
+      const ratio = ours.throughput / peers[peer].throughput;
+      rows.push({
+        figure: `throughput, ${formatSize(size)} stream (MiB/s)`,
+        snapcron: fixed(ours.throughput, 1),
+        peer: `${peer === "aws" ? "aws s3 cp" : "rclone rcat"} ${fixed(peers[peer].throughput, 1)}`,
+        ratio: fixed(ratio),
+        target: "≥ 1.00",
+        met: verdict(atLeast(ratio, 1)),
+        command,
+      });
+    }
+    const cpuRatio = ours.cpuPerGiB / peers.rclone.cpuPerGiB;
+    rows.push({
+      figure: "CPU user+sys (s/GiB)",
+      snapcron: fixed(ours.cpuPerGiB),
+      peer: `rclone rcat ${fixed(peers.rclone.cpuPerGiB)} (aws s3 cp ${
+        fixed(peers.aws.cpuPerGiB)
+      })`,
+      ratio: fixed(cpuRatio),
+      target: "≤ 1.00 (vs rclone)",
+      met: verdict(atMost(cpuRatio, 1)),
+      command,
+    });
+    rows.push({
+      figure: `peak RSS, ${formatSize(size)} (MiB)`,
+      snapcron: fixed(ours.rss / MiB, 0),
+      peer: `rclone rcat ${fixed(peers.rclone.rss / MiB, 0)}, aws s3 cp ${
+        fixed(peers.aws.rss / MiB, 0)
+      }`,
+      ratio: fixed(ours.rss / peers.rclone.rss),
+      target: "≤ 200 MiB",
+      met: verdict(ours.rss <= RSS_LIMIT),
+      command,
+    });
+    if (big.length > 0) {
+      const bigRss = median(big.map((result) => result.maxRss));
+      const growth = bigRss / ours.rss;
+      rows.push({
+        figure: `peak RSS, ${formatSize(4 * size)} vs ${formatSize(size)} (MiB)`,
+        snapcron: `${fixed(bigRss / MiB, 0)} vs ${fixed(ours.rss / MiB, 0)}`,
+        peer: "—",
+        ratio: fixed(growth),
+        target: "≤ 1.10 (growth)",
+        met: verdict(atMost(growth, 1.1)),
+        command,
+      });
+    } else {
+      rows.push({
+        figure: `peak RSS, ${formatSize(4 * size)} vs ${formatSize(size)}`,
+        snapcron: "not run",
+        peer: "—",
+        ratio: "—",
+        target: "≤ 1.10",
+        met: "n/a",
+        command: `${benchCommand("s3_upload", [...args.filter((a) => a !== "--big"), "--big"])}`,
+      });
+    }
+    const details: [string, Measured[]][] = TOOLS.map((tool) => [tool, results.get(tool)!]);
+    if (big.length > 0) details.push(["snapcron 4x", big]);
+    const markdown = `## s3_upload
+
+${formatSize(size)} of random bytes written to each tool's standard input by the benchmark
+process, uploaded into s3proxy (filesystem store, same machine) with 16 MiB parts and 4 parts in
+flight: snapcron's \`S3Storage.put()\` in a child \`deno run\` (\`scripts/bench/_s3_put.ts\`),
+\`rclone rcat --s3-chunk-size 16M --s3-upload-concurrency 4\` and \`aws s3 cp - s3://…\` (aws-cli,
+\`multipart_chunksize = 16MB\`, \`max_concurrent_requests = 4\`). Throughput is the size over the
+child's wall time, start-up included. Medians of ${runs} run(s) per tool, the tools interleaved.
+
+${table(rows)}
+
+${machineFacts(load)}
+
+<details><summary>Every run (wall s, CPU user+sys s, peak RSS MiB)</summary>
+
+${
+      details.map(([tool, list]) =>
+        `- ${tool}: ${
+          list.map((r) =>
+            `${fixed(r.wallS)} s / ${fixed(r.userS + r.sysS)} s / ${fixed(r.maxRss / MiB, 0)} MiB`
+          ).join("; ")
+        }`
+      ).join("\n")
+    }
+
+</details>`;
+    await writeSection(docPath(values.doc), "s3_upload", markdown);
+    print(table(rows));
+  } finally {
+    load.stop();
+    await emptyBucket(client, bucket).catch(() => {});
+    await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch((error) => {
+      print(`Cannot delete bucket "${bucket}": ${error}`);
+    });
+    client.destroy();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+interface Summary {
+  /** MiB/s. */
+  throughput: number;
+  cpuPerGiB: number;
+  rss: number;
+}
+
+function summarize(list: readonly Measured[], size: number): Summary {
+  return {
+    throughput: median(list.map((r) => size / MiB / r.wallS)),
+    cpuPerGiB: median(list.map((r) => (r.userS + r.sysS) / (size / GiB))),
+    rss: median(list.map((r) => r.maxRss)),
+  };
+}
+
+function describe(result: Measured, size: number): string {
+  return `${fixed(result.wallS)} s (${fixed(size / MiB / result.wallS, 1)} MiB/s), CPU ${
+    fixed(result.userS + result.sysS)
+  } s, peak RSS ${fixed(result.maxRss / MiB, 0)} MiB`;
+}
+
+if (import.meta.main) await main();

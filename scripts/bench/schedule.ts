@@ -1,0 +1,279 @@
+/**
+ * By-hand benchmark: how late every-second runs start. `snapcron run` with a shell job
+ * `schedule: "* * * * * *"` running `date +%s.%N >> FILE`, and, at the same time, a small Go
+ * program on Debian's robfig/cron v3 (`robfig_tick/main.go`) running the same script the same way
+ * (`/bin/sh -c`). Lateness = recorded time - the whole second it was due. First a phase with
+ * the machine as it is ("idle"), then one while `wrk -t2 -c64` loads snapcron's status server.
+ *
+ *   deno task bench schedule [--runs 300] [--doc FILE]
+ *
+ * Needs `go` and Debian's golang-github-robfig-cron-dev (GOPATH mode, as in
+ * scripts/dev/robfig_compare.sh) and `wrk`.
+ */
+import { parseArgs } from "node:util";
+import {
+  benchCommand,
+  docPath,
+  fixed,
+  freePort,
+  LoadSampler,
+  machineFacts,
+  percentile,
+  PERMISSIONS,
+  print,
+  ROOT,
+  type Row,
+  table,
+  verdict,
+  waitForHttp,
+  wholeFlag,
+  writeSection,
+  wrk,
+  type WrkResult,
+} from "./_common.ts";
+
+const decoder = new TextDecoder();
+
+interface Phase {
+  name: string;
+  /** Whole seconds (Unix) of the first and after the last run counted. */
+  from: number;
+  to: number;
+  wrk?: WrkResult;
+}
+
+interface Lateness {
+  /** Milliseconds, one per recorded run in the phase. */
+  values: number[];
+  /** Seconds of the phase without a run. */
+  missed: number;
+  /** Runs beyond one in the same second. */
+  extra: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "300" },
+      doc: { type: "string" },
+    },
+  });
+  const runs = wholeFlag("runs", values.runs, 300);
+  const dir = await Deno.makeTempDir({ prefix: "snapcron-bench-schedule-" });
+  const load = new LoadSampler();
+  const children: Deno.ChildProcess[] = [];
+  const logs: Promise<void>[] = [];
+  try {
+    const robfig = await buildRobfig(dir);
+    const port = freePort();
+    const files = { snapcron: `${dir}/snapcron.times`, robfig: `${dir}/robfig.times` };
+    const config = `${dir}/snapcron.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `status:
+  listen: "127.0.0.1:${port}"
+jobs:
+  tick:
+    schedule: "* * * * * *"
+    shell: 'date +%s.%N >> ${files.snapcron}'
+`,
+    );
+    const spawn = (name: string, command: string, args: string[]) => {
+      const child = new Deno.Command(command, {
+        args,
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      children.push(child);
+      for (const [stream, suffix] of [[child.stdout, "out"], [child.stderr, "err"]] as const) {
+        logs.push(
+          Deno.open(`${dir}/${name}.${suffix}`, { create: true, write: true })
+            .then((file) => stream.pipeTo(file.writable)).catch(() => {}),
+        );
+      }
+      return child;
+    };
+    spawn("snapcron", Deno.execPath(), [
+      "run",
+      "--quiet",
+      ...PERMISSIONS,
+      "main.ts",
+      "run",
+      "--config",
+      config,
+    ]);
+    spawn("robfig", robfig, [`date +%s.%N >> ${files.robfig}`]);
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+    // Warm-up: both have run a few times.
+    await waitUntil(
+      async () => (await lines(files.snapcron)) >= 3 && (await lines(files.robfig)) >= 3,
+      20_000,
+      "both schedulers to run three times",
+    );
+    print(`schedule: ${runs} runs per scheduler and phase`);
+
+    const phases: Phase[] = [];
+    {
+      const from = Math.ceil(Date.now() / 1000) + 1;
+      await sleepUntil((from + runs) * 1000 + 900);
+      phases.push({ name: "idle", from, to: from + runs });
+      print(`  idle phase done`);
+    }
+    {
+      // wrk runs a little longer than the phase on both sides.
+      const running = wrk(`http://127.0.0.1:${port}/`, runs + 3);
+      const from = Math.ceil(Date.now() / 1000) + 1;
+      const result = await running;
+      phases.push({ name: "under wrk", from, to: from + runs, wrk: result });
+      print(
+        `  loaded phase done: wrk ${
+          fixed(result.requestsPerSecond, 0)
+        } req/s, ${result.errors} errors`,
+      );
+      await sleepUntil((from + runs) * 1000 + 900);
+    }
+    load.stop();
+    for (const child of children) child.kill("SIGTERM");
+    await Promise.all(children.map((child) => child.status));
+    await Promise.all(logs);
+
+    const recorded = {
+      snapcron: await readTimes(files.snapcron),
+      robfig: await readTimes(files.robfig),
+    };
+    const command = benchCommand("schedule", [`--runs ${runs}`]);
+    const rows: Row[] = [];
+    const lines2: string[] = [];
+    for (const phase of phases) {
+      const ours = lateness(recorded.snapcron, phase);
+      const peer = lateness(recorded.robfig, phase);
+      const stats = (l: Lateness) => ({
+        p50: percentile(l.values, 50),
+        p99: percentile(l.values, 99),
+        max: Math.max(...l.values),
+      });
+      const a = stats(ours);
+      const b = stats(peer);
+      const ratio = a.p99 / b.p99;
+      rows.push({
+        figure: `start lateness, ${phase.name}: p50 / p99 / max (ms)`,
+        snapcron: `${fixed(a.p50, 1)} / ${fixed(a.p99, 1)} / ${fixed(a.max, 1)}`,
+        peer: `robfig/cron ${fixed(b.p50, 1)} / ${fixed(b.p99, 1)} / ${fixed(b.max, 1)}`,
+        ratio: `${fixed(ratio)} (p99)`,
+        target: "p99 ≤ robfig's (≤ 1.00)",
+        met: verdict(a.p99 <= b.p99),
+        command,
+      });
+      lines2.push(
+        `- ${phase.name}: snapcron ${ours.values.length} runs, ${ours.missed} seconds missed, ${ours.extra} extra; robfig ${peer.values.length} runs, ${peer.missed} missed, ${peer.extra} extra${
+          phase.wrk
+            ? `; wrk on snapcron's \`GET /\`: ${fixed(phase.wrk.requestsPerSecond, 0)} req/s, p99 ${
+              fixed(phase.wrk.p99Ms)
+            } ms, ${phase.wrk.errors} errors`
+            : ""
+        }`,
+      );
+    }
+    const markdown = `## schedule
+
+\`snapcron run\` with one shell job \`schedule: "* * * * * *"\` running \`date +%s.%N >> FILE\`, and
+at the same time a Go program on Debian's robfig/cron v3 (\`scripts/bench/robfig_tick/main.go\`,
+\`cron.WithSeconds()\`) running the same script with \`/bin/sh -c\`. Lateness is the recorded time
+minus the whole second the run was due, so it includes starting \`sh\` and \`date\` (the same for
+both). ${runs} runs per phase: "idle" (the machine as it is, shared with other work) and "under
+wrk" (\`wrk -t2 -c64\` on snapcron's status server \`GET /\` for the whole phase; both schedulers
+share the 2 cores with it).
+
+${table(rows)}
+
+${lines2.join("\n")}
+
+${machineFacts(load)}`;
+    await writeSection(docPath(values.doc), "schedule", markdown);
+    print(table(rows));
+    print(lines2.join("\n"));
+  } finally {
+    load.stop();
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await Promise.allSettled(children.map((child) => child.status));
+    await Promise.allSettled(logs);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Builds robfig_tick against Debian's GOPATH tree; returns the binary's path. */
+async function buildRobfig(dir: string): Promise<string> {
+  const out = `${dir}/robfig_tick`;
+  const cache = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/snapcron/bench-go-cache`;
+  const output = await new Deno.Command("go", {
+    args: ["build", "-o", out, new URL("robfig_tick/main.go", import.meta.url).pathname],
+    env: { GO111MODULE: "off", GOPATH: "/usr/share/gocode", GOCACHE: cache },
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch((error) => {
+    throw new Error(
+      `Cannot run "go": ${error}: apt-get install golang-go golang-github-robfig-cron-dev`,
+    );
+  });
+  if (!output.success) {
+    throw new Error(
+      `go build of robfig_tick failed: ${
+        decoder.decode(output.stderr)
+      }: is golang-github-robfig-cron-dev installed?`,
+    );
+  }
+  return out;
+}
+
+async function readTimes(file: string): Promise<number[]> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.split("\n").filter((line) => line.trim() !== "").map(Number);
+}
+
+async function lines(file: string): Promise<number> {
+  return (await readTimes(file)).length;
+}
+
+/** Lateness of the runs due in `phase`. */
+function lateness(times: readonly number[], phase: Phase): Lateness {
+  const counts = new Map<number, number>();
+  const values: number[] = [];
+  for (const time of times) {
+    const due = Math.floor(time);
+    if (due < phase.from || due >= phase.to) continue;
+    counts.set(due, (counts.get(due) ?? 0) + 1);
+    values.push((time - due) * 1000);
+  }
+  let extra = 0;
+  for (const count of counts.values()) extra += count - 1;
+  return { values, missed: phase.to - phase.from - counts.size, extra };
+}
+
+async function sleepUntil(epochMs: number): Promise<void> {
+  const wait = epochMs - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+if (import.meta.main) await main();
