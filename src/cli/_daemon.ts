@@ -80,6 +80,7 @@ export class Daemon {
       const handler = createStatusHandler({
         jobs: () => this.#statusJobs(),
         history: (job) => this.#store.get(job),
+        revision: () => this.#store.revision,
       }, {
         now: () => this.#clock.now(),
         ...(this.#version ? { version: this.#version } : {}),

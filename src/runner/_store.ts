@@ -57,6 +57,7 @@ export class RunStore {
   readonly #jobs = new Map<string, JobEntry>();
   readonly #listeners = new Set<(event: RunEvent) => void>();
   readonly #historySize: number;
+  #revision = 0;
   readonly #redact: ((text: string) => string) | undefined;
 
   /** Creates an empty store. */
@@ -180,7 +181,7 @@ export class RunStore {
       running: [...entry.running.values()],
       history: [...entry.history],
       skipped: entry.skipped,
-      totals: structuredClone(entry.totals),
+      totals: { ...entry.totals, runs: { ...entry.totals.runs } },
       ...(entry.lastSuccess ? { lastSuccess: entry.lastSuccess } : {}),
       ...(entry.lastFailure ? { lastFailure: entry.lastFailure } : {}),
     };
@@ -192,7 +193,13 @@ export class RunStore {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Grows with every change, so readers can tell whether what they rendered is still current. */
+  get revision(): number {
+    return this.#revision;
+  }
+
   #emit(event: RunEvent): void {
+    this.#revision++;
     for (const listener of this.#listeners) {
       try {
         listener(event);

@@ -7,7 +7,12 @@ import { goCronRun, goCronRunning, jobJson, jobState, type StatusJob, unhealthy 
 export interface StatusSource {
   jobs(): StatusJob[];
   history(job: string): JobHistory | undefined;
+  /** Changes whenever a run starts, changes or ends; lets `/` reuse its last answer. */
+  revision?(): number;
 }
+
+/** How long `/` may reuse an answer while nothing changed (elapsed times move, too). */
+const OVERVIEW_CACHE_MS = 1000;
 
 /** What the mutating endpoints do; they exist only when a token is configured. */
 export interface StatusActions {
@@ -102,6 +107,7 @@ export function createStatusHandler(
 ): (request: Request) => Response {
   const now = options.now ?? (() => new Date());
   const token = options.token || undefined;
+  let cached: { revision: number; at: number; text: string; status: number } | undefined;
   const authorized = (request: Request) => {
     const given = bearer(request);
     return token !== undefined && given !== undefined && constantTimeEqual(given, token);
@@ -132,6 +138,7 @@ export function createStatusHandler(
         return notFound(`no job named "${name}": GET /jobs lists them`);
       }
       options.audit?.(`Status action: ${what}`, { action: what, job: name });
+      cached = undefined;
       if (what === "run") return json({ job: name, result: options.actions.run(name) }, 202);
       options.actions[what](name);
       return json({ job: name, paused: what === "pause" });
@@ -144,7 +151,26 @@ export function createStatusHandler(
     }
     if (options.protectReads && token !== undefined && !authorized(request)) return unauthorized();
     if (path === "/" && wantsHtml(request)) return dashboard(source, now(), options.version);
-    if (path === "/") return overview(source, now(), options.version, options.ha?.());
+    if (path === "/") {
+      const at = now();
+      const revision = source.revision?.();
+      if (
+        revision === undefined || cached?.revision !== revision ||
+        at.getTime() - cached.at >= OVERVIEW_CACHE_MS || at.getTime() < cached.at
+      ) {
+        const [body, status] = overview(source, at, options.version, options.ha?.());
+        cached = {
+          revision: revision ?? -1,
+          at: at.getTime(),
+          text: JSON.stringify(body, null, 2) + "\n",
+          status,
+        };
+      }
+      return new Response(request.method === "HEAD" ? null : cached.text, {
+        status: cached.status,
+        headers: JSON_HEADERS,
+      });
+    }
     if (path === "/metrics") {
       const text = renderPrometheus(source, options.version ? { version: options.version } : {});
       return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
@@ -184,7 +210,7 @@ function overview(
   at: Date,
   version: string | undefined,
   ha: Record<string, unknown> | undefined,
-): Response {
+): [Record<string, unknown>, number] {
   const jobs = source.jobs();
   const histories = jobs.map((job) => source.history(job.name));
   const finished = histories.flatMap((history) => history?.history[0] ?? [])
@@ -192,7 +218,7 @@ function overview(
   // With several jobs, "Last" shows the newest failure while any job is failing, so a check
   // that reads only Last.Exit_status sees the problem.
   const last = finished.find((record) => record.result !== "success") ?? finished[0];
-  const sick = unhealthyJobs(source, at);
+  const sick = jobs.filter((job, i) => unhealthy(jobState(histories[i], job, at)));
   const body = {
     Running: goCronRunning(histories.flatMap((history) => history?.running ?? [])),
     Last: goCronRun(last),
@@ -207,5 +233,5 @@ function overview(
       jobs.map((job, i) => [job.name, jobJson(job, histories[i], at)]),
     ),
   };
-  return json(body, sick.length > 0 ? 503 : 200);
+  return [body, sick.length > 0 ? 503 : 200];
 }

@@ -288,3 +288,20 @@ Deno.test("constantTimeEqual() compares whole strings", () => {
   assert.ok(!constantTimeEqual("", "a"));
   assert.ok(constantTimeEqual("", ""));
 });
+
+Deno.test("GET / reuses its answer only while nothing changed", async () => {
+  const store = new RunStore();
+  store.declare("backup");
+  let clock = new Date("2026-01-01T00:00:05Z");
+  const handler = createStatusHandler({
+    jobs: () => jobs,
+    history: (name) => store.get(name),
+    revision: () => store.revision,
+  }, { now: () => clock });
+  assert.equal((await get(handler, "/")).status, 200);
+  store.finish(record("backup", "failure", 1, "2026-01-01T00:00:00Z"));
+  assert.equal((await get(handler, "/")).status, 503, "a finished run shows at once");
+  clock = new Date("2026-01-01T00:00:05.500Z");
+  const again = await get(handler, "/");
+  assert.equal(again.body.Last.Exit_status, 1);
+});
