@@ -137,6 +137,51 @@ jobs:
   },
 );
 
+serviceTest(
+  "etcd job: a snapshot into local storage restores into a working etcd",
+  { services: ["etcd"] },
+  async ({ etcd }) => {
+    const prefix = `/${uniqueName("snapcron-e2e")}`;
+    await putKeys(etcd.url, prefix, 2000);
+    const dir = await Deno.makeTempDir();
+    const config = await tempConfig(`
+storage:
+  local: { type: local, path: "${dir}/backups" }
+jobs:
+  etcd:
+    schedule: "@hourly"
+    etcd: { endpoints: ["${etcd.url}"], transport: grpc }
+    upload: { storage: local }
+`);
+    try {
+      const once = await snapcron(["once", "etcd", "--config", config]);
+      assert.equal(once.code, 0, once.stderr);
+      const file = `${dir}/restored.db`;
+      const restore = await snapcron([
+        "restore",
+        "etcd",
+        "latest",
+        "--to",
+        file,
+        "--config",
+        config,
+      ]);
+      assert.equal(restore.code, 0, restore.stderr);
+      await run("etcdctl", ["snapshot", "restore", file, "--data-dir", `${dir}/data`]);
+      const restored = await startEtcd(dir, { dataDir: `${dir}/data` });
+      try {
+        assert.match(await getValue(restored.url, `${prefix}/01999`) ?? "", /^value 1999 /);
+      } finally {
+        await restored.stop();
+      }
+    } finally {
+      await deletePrefix(etcd.url, prefix);
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(config);
+    }
+  },
+);
+
 for (const mode of ["flip", "cut"] as const) {
   serviceTest(
     `etcd job: a snapshot stream that goes bad (${mode}) fails the run and leaves no object or upload`,
