@@ -14,6 +14,7 @@ import {
 import { backupPolicyFromKeys, formatPlan } from "../retention/mod.ts";
 import { closestName } from "./_names.ts";
 import { EXIT, loadConfigFrom, makeLogger, parseFlags, print, UsageError } from "./_common.ts";
+import { formatBytes } from "../storage/mod.ts";
 import { Storages } from "./_jobs.ts";
 
 /** Help text of `snapcron list`. */
@@ -306,17 +307,6 @@ async function restoreBackup(
     throw error;
   }
   return written;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 function table(rows: string[][]): string {

@@ -10,7 +10,7 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { createRedactor } from "../log/mod.ts";
-import { isDateMathName, renderNameTemplate, validateSnapshotName } from "../elasticsearch/mod.ts";
+import { snapshotName } from "../jobs/mod.ts";
 import {
   backupPolicyFromKeys,
   checkBackupPolicy,
@@ -443,10 +443,8 @@ function buildConfig(
       );
     }
     if (job.elasticsearch) {
-      const template = job.elasticsearch.snapshot ?? "snapcron-{job}-%Y.%m.%d-%H%M%S";
       try {
-        if (isDateMathName(template)) validateSnapshotName(template);
-        else renderNameTemplate(template, new Date(), name);
+        snapshotName(job.elasticsearch, name, new Date());
       } catch (error) {
         issue([...at, "elasticsearch", "snapshot"], (error as Error).message);
       }

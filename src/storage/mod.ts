@@ -5,6 +5,7 @@
  * `s3.ts` directly for the class itself.
  */
 export { LocalStorage, type LocalStorageOptions } from "./local.ts";
+export { formatBytes } from "./_format.ts";
 export { s3Storage } from "./_lazy.ts";
 export type { S3Credentials, S3Storage, S3StorageOptions } from "./s3.ts";
 export {

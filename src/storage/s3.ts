@@ -3,6 +3,7 @@
  * {@linkcode uploadStream}: one PutObject below one part, else a multipart upload that is aborted
  * on any failure, so a key holds a whole object or nothing.
  */
+import { formatBytes } from "./_format.ts";
 import {
   AbortMultipartUploadCommand,
   type CompletedPart,
@@ -912,17 +913,4 @@ function multipartEtag(etags: readonly (string | undefined)[]): string | undefin
   const all = new Uint8Array(md5s.length * 16);
   md5s.forEach((md5, i) => all.set(md5, i * 16));
   return `"${createHash("md5").update(all).digest("hex")}-${etags.length}"`;
-}
-
-/** `16 MiB`, `1.5 GiB`: sizes in messages. */
-function formatBytes(bytes: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const text = Number.isInteger(value) ? String(value) : value.toFixed(1);
-  return `${text} ${units[unit]}`;
 }
