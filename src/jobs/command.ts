@@ -22,6 +22,32 @@ export interface CommandJobOptions {
 /** How long to wait for output pipes after the process exited (background children). */
 const PIPE_GRACE_MS = 2000;
 
+/**
+ * coreutils' timeout(1) with no time limit (`timeout -- 0 COMMAND...`): it makes a process group
+ * of its own (pgid = its pid), runs the command in it, passes signals on to the group and exits as
+ * the command did. Two cheaper-looking ways to a group both cost more (docs/benchmarks.md,
+ * schedule): Deno's `detached` calls setsid() between fork and exec, so Deno forks its whole
+ * address space (2–5 ms of blocked event loop per start, against ~0.5 ms for the
+ * posix_spawn it can use otherwise); and any new session, setsid(1)'s too, gets a scheduler
+ * autogroup of its own, in which a new process on a busy machine waited 150–800 ms for a CPU
+ * (p90–p99) against 15–30 ms in the caller's session. `detached` stays the fallback where
+ * timeout(1) is missing (macOS, distroless images).
+ */
+const GROUP_LEADER = "/usr/bin/timeout";
+let groupLeaderFound: boolean | undefined;
+
+/** Whether {@linkcode GROUP_LEADER} can be used; looked up once. */
+function haveGroupLeader(): boolean {
+  if (groupLeaderFound === undefined) {
+    try {
+      groupLeaderFound = Deno.build.os === "linux" && Deno.statSync(GROUP_LEADER).isFile;
+    } catch {
+      groupLeaderFound = false;
+    }
+  }
+  return groupLeaderFound;
+}
+
 /** A job that runs a command in its own process group. */
 export function commandJob(name: string, options: CommandJobOptions): Job {
   const argv = options.shell !== undefined ? ["/bin/sh", "-c", options.shell] : options.argv;
@@ -43,41 +69,41 @@ async function runCommand(
   ctx: JobContext,
 ): Promise<JobOutcome> {
   ctx.signal.throwIfAborted();
+  // The command runs in a process group of its own, so that a timeout can stop the whole tree
+  // (`sh -c "a | b"`) and not only the shell; `pid` is the group's.
+  const viaLeader = haveGroupLeader();
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(program, {
-      args,
+    child = new Deno.Command(viaLeader ? GROUP_LEADER : program, {
+      args: viaLeader ? ["--", "0", program, ...args] : args,
       ...(options.env ? { env: options.env } : {}),
       ...(options.workdir ? { cwd: options.workdir } : {}),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      // A new session makes the child a process-group leader, so a timeout can stop the
-      // whole tree (`sh -c "a | b"`) and not only the shell.
-      detached: true,
+      detached: !viaLeader,
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      const where = options.workdir ? ` or working directory "${options.workdir}"` : "";
-      const message = `Cannot run "${program}": command${where} not found`;
-      ctx.stderr(message + "\n");
-      return { exitStatus: 127, error: message };
+      // Deno cannot tell a missing program from a missing working directory.
+      return cannotRun(program, "missing", ctx, options.workdir);
     }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      const message = `Cannot run "${program}": permission denied`;
-      ctx.stderr(message + "\n");
-      return { exitStatus: 126, error: message };
-    }
+    if (error instanceof Deno.errors.PermissionDenied) return cannotRun(program, "denied", ctx);
     throw error;
   }
   const pid = child.pid;
-  ctx.setPid(pid);
 
   function signalGroup(signal: Deno.Signal): void {
     try {
       Deno.kill(-pid, signal);
     } catch {
-      // The group is already gone.
+      // No group: it is gone, or timeout(1) has not made it yet (its first millisecond), when
+      // the process itself is all there is to stop.
+      try {
+        Deno.kill(pid, signal);
+      } catch {
+        // Gone.
+      }
     }
   }
   const onStop = () => {
@@ -90,6 +116,8 @@ async function runCommand(
   };
   ctx.signal.addEventListener("abort", onStop, { once: true });
   ctx.killSignal.addEventListener("abort", onKill, { once: true });
+  // Announces the run: a listener may stop it at once, so the handlers above are in place.
+  ctx.setPid(pid);
 
   let sinking: Promise<SinkResult> | undefined;
   let stdoutDone: Promise<void>;
@@ -107,7 +135,15 @@ async function runCommand(
   } else {
     stdoutDone = pump(child.stdout, ctx.stdout);
   }
-  const pipes = Promise.all([stdoutDone, pump(child.stderr, ctx.stderr)]);
+  // The start of stderr, where timeout(1) says it could not start the command.
+  let stderrHead = "";
+  const pipes = Promise.all([
+    stdoutDone,
+    pump(child.stderr, (text) => {
+      if (stderrHead.length < 1024) stderrHead += text;
+      ctx.stderr(text);
+    }),
+  ]);
   try {
     const status = await child.status;
     exited = true;
@@ -141,6 +177,12 @@ async function runCommand(
       }
     }
     if (code === 0) return { exitStatus: 0 };
+    if (viaLeader && (code === 126 || code === 127)) {
+      // The working directory was there: timeout(1) started in it.
+      if (stderrHead.startsWith(`${GROUP_LEADER}: failed to run command `)) {
+        return cannotRun(program, code === 127 ? "missing" : "denied", ctx);
+      }
+    }
     const error = status.signal
       ? `Command was killed by ${status.signal}`
       : `Command exited with status ${code}`;
@@ -150,6 +192,21 @@ async function runCommand(
     ctx.killSignal.removeEventListener("abort", onKill);
     ctx.setPid(undefined);
   }
+}
+
+/** The outcome of a command that could not be started, told in its stderr too. */
+function cannotRun(
+  program: string,
+  why: "missing" | "denied",
+  ctx: JobContext,
+  workdir?: string,
+): JobOutcome {
+  const where = workdir ? ` or working directory "${workdir}"` : "";
+  const message = why === "denied"
+    ? `Cannot run "${program}": permission denied`
+    : `Cannot run "${program}": command${where} not found`;
+  ctx.stderr(message + "\n");
+  return { exitStatus: why === "denied" ? 126 : 127, error: message };
 }
 
 /** `stream`, ending only once `status` says the command succeeded, and erroring otherwise. */

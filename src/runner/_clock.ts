@@ -1,28 +1,67 @@
 /** The one seam through which time enters: tests drive a fake, production uses the wall clock. */
 export interface Clock {
   now(): Date;
-  /** Resolves at or after `date`; rejects with the signal's reason when aborted. */
-  sleepUntil(date: Date, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves at or after `date`; rejects with the signal's reason when aborted. `exact` asks for
+   * the wake-up to be as close to `date` as the clock can make it (a job's start).
+   */
+  sleepUntil(date: Date, signal?: AbortSignal, options?: SleepOptions): Promise<void>;
+}
+
+/** Options of {@linkcode Clock.sleepUntil}. */
+export interface SleepOptions {
+  /** Wake on the millisecond rather than whenever the timer gets round to it. */
+  exact?: boolean;
 }
 
 /** Longest single timer; longer sleeps are chunked so `@yearly` cannot overflow `setTimeout`. */
 const MAX_CHUNK_MS = 10_000;
 
 /**
+ * How long before an exact wake-up the timer fires. A timer fires 1–4 ms late on an idle machine
+ * and up to ~8 ms late with the event loop busy (measured: docs/benchmarks.md, schedule); the
+ * rest of the wait blocks the event loop, so this bounds that block too.
+ */
+const EXACT_EARLY_MS = 8;
+
+/**
  * The wall clock. Sleeps wake at least every 10 s and re-read the time, so a suspend or a
- * clock jump is noticed within seconds instead of after the whole monotonic delay.
+ * clock jump is noticed within seconds instead of after the whole monotonic delay. An exact sleep
+ * sets its timer {@linkcode EXACT_EARLY_MS} early and waits out the rest on the millisecond.
  */
 export const systemClock: Clock = {
   now: () => new Date(),
-  async sleepUntil(date: Date, signal?: AbortSignal): Promise<void> {
+  async sleepUntil(date: Date, signal?: AbortSignal, options?: SleepOptions): Promise<void> {
+    const early = options?.exact ? EXACT_EARLY_MS : 0;
     for (;;) {
       signal?.throwIfAborted();
       const remaining = date.getTime() - Date.now();
       if (remaining <= 0) return;
-      await delay(Math.min(remaining, MAX_CHUNK_MS), signal);
+      if (remaining <= early) {
+        waitExactly(date.getTime());
+        continue; // Returns above, unless the clock was set back meanwhile.
+      }
+      await delay(Math.min(remaining - early, MAX_CHUNK_MS), signal);
     }
   },
 };
+
+const waitCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Blocks until `Date.now()` reaches `epochMs` (a few ms at most): `Atomics.wait` sleeps in the
+ * kernel to within a millisecond of it, then a spin of under a millisecond finds the tick itself.
+ * Timers cannot do this: they fire a millisecond or more late, later when the event loop is busy.
+ */
+function waitExactly(epochMs: number): void {
+  const remaining = epochMs - Date.now();
+  // Monotonic, so that a clock set back meanwhile cannot make the spin last.
+  const limit = performance.now() + remaining + 1;
+  if (remaining > 1) Atomics.wait(waitCell, 0, 0, remaining - 1);
+  while (Date.now() < epochMs && performance.now() < limit) {
+    // Spin: under a millisecond.
+  }
+}
 
 /** Waits `ms` milliseconds of real time, abortable. */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {

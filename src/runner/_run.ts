@@ -57,7 +57,11 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
   const stderr = new BoundedOutput(limit);
   const outLines = new LineSplitter((line) => log.info(line, { stream: "stdout" }));
   const errLines = new LineSplitter((line) => log.info(line, { stream: "stderr" }));
-  const update = () => options.onUpdate?.(record);
+  let announced = false;
+  const update = () => {
+    announced = true;
+    options.onUpdate?.(record);
+  };
 
   const stop = new AbortController();
   const kill = new AbortController();
@@ -83,7 +87,6 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
   options.signal?.addEventListener("abort", onCancel, { once: true });
   if (options.signal?.aborted) onCancel();
 
-  update();
   let outcome: JobOutcome = { exitStatus: 1, error: "not run" };
   const retries = options.retries ?? 0;
   try {
@@ -104,7 +107,7 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
           break;
         }
       }
-      outcome = await attemptOnce(job, {
+      const running = attemptOnce(job, {
         runId: record.id,
         startedAt: record.startedAt,
         signal: stop.signal,
@@ -129,6 +132,11 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
           update();
         },
       });
+      // The store hears of the run once the job has begun (a command's process is started
+      // before `attemptOnce` first awaits, and its pid announces the run), so that status,
+      // metrics and pings listening to it never delay a start.
+      if (!announced) update();
+      outcome = await running;
       outLines.flush();
       errLines.flush();
       if (outcome.exitStatus === 0 || stop.signal.aborted) break;

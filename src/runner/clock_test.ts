@@ -26,6 +26,20 @@ Deno.test("systemClock.sleepUntil() wakes at the time and rejects when aborted",
   await assert.rejects(sleeping, /stop/);
 });
 
+Deno.test("systemClock.sleepUntil() exact never wakes before the time, and aborts", async () => {
+  for (const ms of [3, 20, 45]) {
+    const target = Date.now() + ms;
+    await systemClock.sleepUntil(new Date(target), undefined, { exact: true });
+    assert.ok(Date.now() >= target, `woke ${target - Date.now()} ms early`);
+  }
+  const controller = new AbortController();
+  const sleeping = systemClock.sleepUntil(new Date(Date.now() + 60_000), controller.signal, {
+    exact: true,
+  });
+  controller.abort(new Error("stop"));
+  await assert.rejects(sleeping, /stop/);
+});
+
 Deno.test("FakeClock wakes sleepers in time order and jumps", async () => {
   const clock = new FakeClock("2026-01-01T00:00:00Z");
   const woke: string[] = [];

@@ -1,5 +1,13 @@
 /** Runs jobs: timeout, retries, cancellation, output capture, overlap and group rules. */
-export { type Clock, delay, FakeClock, settle, sleep, systemClock } from "./_clock.ts";
+export {
+  type Clock,
+  delay,
+  FakeClock,
+  settle,
+  sleep,
+  type SleepOptions,
+  systemClock,
+} from "./_clock.ts";
 export {
   Dispatcher,
   type DispatcherOptions,

@@ -88,6 +88,53 @@ Deno.test("runJob() reports a missing program as exit 127 with its name", async 
   assert.match(record.error ?? "", /Cannot run "\/no\/such\/program"/);
 });
 
+Deno.test("runJob() reports a program it may not execute as exit 126 with its name", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    const record = await runJob(commandJob("denied", { argv: [file] }), { log });
+    assert.deepEqual(record.exitStatus, 126);
+    assert.deepEqual(record.error, `Cannot run "${file}": permission denied`);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("runJob() runs the command in a process group of its own, named by the pid", async () => {
+  // Fields 5 and 6 of /proc/PID/stat: process group and session.
+  const record = await runJob(shellJob("group", "cut -d' ' -f5,6 /proc/$$/stat"), { log });
+  const [group, session] = record.stdout.trim().split(" ").map(Number);
+  assert.deepEqual(group, record.pid, `pid ${record.pid}, stdout ${record.stdout}`);
+  // No session of its own: a new session gets a scheduler group of its own, slow to get a CPU
+  // on a busy machine.
+  const plain = await new Deno.Command("/bin/sh", { args: ["-c", "cut -d' ' -f6 /proc/$$/stat"] })
+    .output();
+  const ours = Number(new TextDecoder().decode(plain.stdout));
+  assert.deepEqual(session, ours, `our session ${ours}, stdout ${record.stdout}`);
+});
+
+Deno.test("runJob() announces a command's run with its pid, once started", async () => {
+  const seen: (number | undefined)[] = [];
+  await runJob(shellJob("announced", "exit 0"), {
+    log,
+    onUpdate: (record) => seen.push(record.pid),
+  });
+  assert.ok(seen.length > 0 && seen[0] !== undefined, `first update has a pid: ${seen}`);
+});
+
+Deno.test("runJob() cancelled the moment it starts stops the command at once", async () => {
+  const controller = new AbortController();
+  const started = Date.now();
+  const record = await runJob(shellJob("short-lived", "sleep 30"), {
+    log,
+    signal: controller.signal,
+    killGraceMs: 20_000,
+    // Right after the spawn, before the process may have made its own process group.
+    onUpdate: () => controller.abort(),
+  });
+  assert.deepEqual(record.result, "cancelled");
+  assert.ok(Date.now() - started < 10_000, "SIGTERM reached it, not the SIGKILL after grace");
+});
+
 Deno.test("runJob() timeout stops the whole process group, then kills it", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -207,12 +254,30 @@ Deno.test("Dispatcher never runs two jobs of one group together", async () => {
 Deno.test("Dispatcher.shutdown() ends running jobs and refuses new ones", async () => {
   const store = new RunStore();
   const dispatcher = new Dispatcher(store, { log });
-  const job = spec(shellJob("stubborn", "trap '' TERM; sleep 30"), { killGraceMs: 60_000 });
-  dispatcher.trigger(job, { trigger: "schedule" });
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const started = Date.now();
-  await dispatcher.shutdown(200);
-  assert.ok(Date.now() - started < 3000);
-  assert.deepEqual(store.get("stubborn")!.history[0]?.exitStatus, 137);
-  assert.deepEqual(dispatcher.trigger(job, { trigger: "schedule" }), "skipped");
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `trap '' TERM; touch ${dir}/ready; sleep 30`;
+    const job = spec(shellJob("stubborn", script), { killGraceMs: 60_000 });
+    dispatcher.trigger(job, { trigger: "schedule" });
+    // On a busy machine the shell may take a while to get to its trap.
+    for (let i = 0; i < 200 && !existsSync(`${dir}/ready`); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const started = Date.now();
+    await dispatcher.shutdown(200);
+    assert.ok(Date.now() - started < 3000);
+    assert.deepEqual(store.get("stubborn")!.history[0]?.exitStatus, 137);
+    assert.deepEqual(dispatcher.trigger(job, { trigger: "schedule" }), "skipped");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 import type { Logger } from "../log/mod.ts";
 import type { Clock, RunTrigger } from "../runner/mod.ts";
-import type { Schedule } from "./mod.ts";
+import type { NextRun, Schedule } from "./mod.ts";
 
 /** What the scheduler needs to know of a job. */
 export interface ScheduledJob {
@@ -75,55 +75,50 @@ export class Scheduler {
     const { clock, log: baseLog, onDue, onSkip } = this.#options;
     const log = baseLog.with({ job: job.name });
     const signal = this.#controller.signal;
-    let from = clock.now();
-    if (job.runOnStart) onDue(job, { scheduledAt: from, trigger: "start" });
+    const dueOf = (slot: NextRun) => slot.at.getTime() + jitterFor(job, slot.at);
+    const start = clock.now();
+    if (job.runOnStart) onDue(job, { scheduledAt: start, trigger: "start" });
+    let first = job.schedule.next(start);
     try {
       for (;;) {
-        const first = job.schedule.next(from);
         if (!first) {
           log.warn(`Schedule "${job.schedule}" has no further run times; job will not run again`);
           this.#next.delete(job.name);
           return;
         }
-        const due = new Date(first.at.getTime() + jitterFor(job, first.at));
-        this.#next.set(job.name, due);
-        await clock.sleepUntil(due, signal);
+        const due = dueOf(first);
+        this.#next.set(job.name, new Date(due));
+        // Worked out before sleeping, so that nothing but a comparison stands between the wake-up
+        // and the start (bookkeeping and logging come after onDue).
+        let later = job.schedule.next(first.at);
+        await clock.sleepUntil(new Date(due), signal, { exact: true });
 
-        const now = clock.now();
+        const now = clock.now().getTime();
         let slot = first;
         let missed = 0;
-        for (;;) {
-          const later = job.schedule.next(slot.at);
-          if (!later || later.at.getTime() + jitterFor(job, later.at) > now.getTime()) break;
+        while (later && dueOf(later) <= now && missed < MAX_MISSED_COUNT) {
           slot = later;
-          if (++missed >= MAX_MISSED_COUNT) break;
+          missed++;
+          later = job.schedule.next(slot.at);
         }
-        if (slot.note) log.warn(slot.note);
-        const slotDue = slot.at.getTime() + jitterFor(job, slot.at);
-        const lateness = now.getTime() - slotDue;
-        from = slot.at;
-        if (missed > 0) {
-          log.warn(
-            `Missed ${missed} earlier run time${
-              missed === 1 ? "" : "s"
-            } (clock jump or suspend); ` +
-              "running the latest once",
-            { first_missed: first.at, latest: slot.at },
-          );
-        }
+        const lateness = now - dueOf(slot);
+        const missedFrom = first.at;
+        first = later;
         if (job.startingDeadlineMs !== undefined && lateness > job.startingDeadlineMs) {
+          this.#noteMissed(log, slot, missed, missedFrom);
           const reason = `started ${Math.round(lateness / 1000)}s late, past starting_deadline`;
           log.warn(`Skipping run of ${slot.at.toISOString()}: ${reason}`);
           onSkip?.(job, reason);
           continue;
         }
-        if (lateness > LATE_MS) {
-          log.warn("Starting late", { scheduled: slot.at, late_ms: lateness });
-        }
         onDue(job, {
           scheduledAt: slot.at,
           trigger: missed > 0 || lateness > LATE_MS ? "late" : "schedule",
         });
+        this.#noteMissed(log, slot, missed, missedFrom);
+        if (lateness > LATE_MS) {
+          log.warn("Starting late", { scheduled: slot.at, late_ms: lateness });
+        }
       }
     } catch (error) {
       if (!signal.aborted) {
@@ -131,6 +126,17 @@ export class Scheduler {
         throw error;
       }
     }
+  }
+
+  /** Logs what the slot about to run (or be skipped) says, and the slots it stands in for. */
+  #noteMissed(log: Logger, slot: NextRun, missed: number, firstMissed: Date): void {
+    if (slot.note) log.warn(slot.note);
+    if (missed === 0) return;
+    log.warn(
+      `Missed ${missed} earlier run time${missed === 1 ? "" : "s"} (clock jump or suspend); ` +
+        "running the latest once",
+      { first_missed: firstMissed, latest: slot.at },
+    );
   }
 }
 
