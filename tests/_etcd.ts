@@ -231,3 +231,124 @@ export async function hasCommand(command: string): Promise<boolean> {
     return false;
   }
 }
+
+/** One member of a {@linkcode TempEtcdCluster}. */
+export interface ClusterMember {
+  name: string;
+  url: string;
+  /** Sends `signal` (SIGKILL by default) and awaits the exit; safe when already gone. */
+  kill(signal?: Deno.Signal): Promise<void>;
+  /** SIGSTOP: the member keeps its ports but answers nothing, like a hung or cut-off host. */
+  freeze(): void;
+}
+
+/** A throwaway etcd cluster on free ports; `stop()` ends every member still running. */
+export interface TempEtcdCluster {
+  members: ClusterMember[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private `size`-member etcd cluster in `dir` (never the shared one) and waits until
+ * every member answers and one of them leads.
+ */
+export async function startEtcdCluster(dir: string, size = 3): Promise<TempEtcdCluster> {
+  const ports = Array.from({ length: size }, (_, index) => ({
+    name: `m${index + 1}`,
+    client: freePort(),
+    peer: freePort(),
+  }));
+  const initialCluster = ports.map(({ name, peer }) => `${name}=http://127.0.0.1:${peer}`)
+    .join(",");
+  const members: ClusterMember[] = [];
+  for (const { name, client, peer } of ports) {
+    const url = `http://127.0.0.1:${client}`;
+    const child = new Deno.Command("etcd", {
+      args: [
+        `--name=${name}`,
+        `--data-dir=${dir}/${name}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=${initialCluster}`,
+        "--initial-cluster-state=new",
+        "--initial-cluster-token=" + dir,
+        // Short heartbeats: a killed leader is replaced within about a second.
+        "--heartbeat-interval=50",
+        "--election-timeout=500",
+        "--logger=zap",
+        "--log-outputs=stderr",
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const log = await Deno.open(`${dir}/${name}.log`, { create: true, write: true });
+    const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+    let exited = false;
+    const kill = async (signal: Deno.Signal = "SIGKILL") => {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already gone.
+        }
+      }
+      await child.status;
+      exited = true;
+      await logged;
+    };
+    members.push({ name, url, kill, freeze: () => child.kill("SIGSTOP") });
+  }
+  const cluster: TempEtcdCluster = {
+    members,
+    stop: async () => {
+      // Throwaway data: SIGKILL, since SIGTERM waits seconds for peers already gone.
+      await Promise.all(members.map((member) => member.kill()));
+    },
+  };
+  try {
+    await clusterLeader(cluster, 30_000);
+  } catch (error) {
+    await cluster.stop();
+    throw new Error(`etcd cluster in ${dir} did not start; logs in ${dir}`, { cause: error });
+  }
+  return cluster;
+}
+
+/**
+ * The member that leads, as the members still answering agree (maintenance status); waits up to
+ * `timeoutMs` for an election.
+ */
+export async function clusterLeader(
+  cluster: TempEtcdCluster,
+  timeoutMs = 10_000,
+  skip: readonly ClusterMember[] = [],
+): Promise<ClusterMember> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const live = cluster.members.filter((member) => !skip.includes(member));
+      const answers = await Promise.all(
+        live.map(async (member) => {
+          const body = await post(`${member.url}/v3/maintenance/status`, {}) as {
+            leader?: string;
+            header?: { member_id?: string };
+          };
+          return { member, id: body.header?.member_id, leader: body.leader };
+        }),
+      );
+      const leaders = new Set(answers.map((answer) => answer.leader));
+      const [leaderId] = leaders;
+      const leader = answers.find((answer) => answer.id === leaderId)?.member;
+      if (leaders.size === 1 && leader !== undefined) return leader;
+      last = new Error(`members disagree on the leader: ${[...leaders].join(", ")}`);
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error("No etcd leader elected", { cause: last });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -63,7 +63,11 @@ export class Notifier {
   async close(graceMs = 5000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const timer = setTimeout(() => this.#controller.abort(), graceMs);
+    const timer = setTimeout(
+      () =>
+        this.#controller.abort(new Error(`not delivered within ${graceMs} ms of shutting down`)),
+      graceMs,
+    );
     await Promise.allSettled([...this.#pending]);
     clearTimeout(timer);
   }
@@ -142,18 +146,29 @@ export class Notifier {
           break;
         }
       }
-      const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(timeoutMs)]);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = AbortSignal.any([this.#controller.signal, timeout]);
       try {
         const response = await this.#options.fetch(url, { ...init, signal });
-        await response.body?.cancel();
+        // The status is the answer: the body is never read, so a huge or endless one costs
+        // nothing.
+        await response.body?.cancel().catch(() => {});
         if (response.ok) return;
         reason = `HTTP ${response.status}`;
         // A 4xx other than 408/429 will not get better by retrying.
         if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
       } catch (error) {
-        reason = error instanceof Error ? error.message : String(error);
-        if (this.#controller.signal.aborted) break;
+        if (this.#controller.signal.aborted) {
+          reason = errorMessage(this.#controller.signal.reason);
+          break;
+        }
+        reason = timeout.aborted
+          ? `no answer within ${timeoutMs} ms (the monitoring endpoint is slow or down)`
+          : errorMessage(error);
       }
+    }
+    if (this.#controller.signal.aborted && reason === "") {
+      reason = errorMessage(this.#controller.signal.reason);
     }
     // The URL is a secret (a ping URL is its own credential): the logger masks it.
     log.warn(`Could not deliver ${what}: ${reason}`, { job, url });
@@ -198,6 +213,10 @@ export function webhookPayload(record: RunRecord, hostname: string): Record<stri
     stderr_tail: record.stderr.slice(-WEBHOOK_TAIL_CHARS),
     artifacts: record.artifacts,
   };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function safeHostname(): string {

@@ -186,3 +186,109 @@ Deno.test("Notifier sends the end ping only after a slow start ping was delivere
   await server.shutdown();
   assert.deepEqual(arrived, ["/p/start", "/p"]);
 });
+
+/** Accepts connections and never answers; `close()` drops them. */
+function hangingServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close() {
+      listener.close();
+      for (const conn of accepted) conn.close();
+    },
+  };
+}
+
+function capturingLogger() {
+  const lines: string[] = [];
+  return { lines, log: createLogger({ write: (line) => lines.push(line) }) };
+}
+
+Deno.test("Notifier names its time limit when the receiver never answers", async () => {
+  const server = hangingServer();
+  const { lines, log } = capturingLogger();
+  const store = new RunStore();
+  const notifier = new Notifier(new Map([["backup", { webhookUrl: `${server.url}/h` }]]), {
+    log,
+    timeoutMs: 200,
+    retries: 1,
+    retryBackoffMs: 10,
+  });
+  notifier.attach(store);
+  store.finish(record("failure", 1));
+  await notifier.idle();
+  await notifier.close();
+  server.close();
+  assert.ok(
+    lines.some((line) =>
+      line.includes("Could not deliver webhook: no answer within 200 ms (the monitoring endpoint")
+    ),
+    lines.join(""),
+  );
+});
+
+Deno.test("Notifier at shutdown waits its grace only, then says what it dropped", async () => {
+  const server = hangingServer();
+  const { lines, log } = capturingLogger();
+  const store = new RunStore();
+  const notifier = new Notifier(new Map([["backup", { pingUrl: `${server.url}/p` }]]), {
+    log,
+    timeoutMs: 60_000,
+  });
+  notifier.attach(store);
+  store.finish(record("success", 0));
+  const started = Date.now();
+  await notifier.close(150);
+  assert.ok(Date.now() - started < 1500, `close() took ${Date.now() - started} ms`);
+  server.close();
+  assert.ok(
+    lines.some((line) =>
+      line.includes("Could not deliver ping success: not delivered within 150 ms of shutting down")
+    ),
+    lines.join(""),
+  );
+});
+
+Deno.test("Notifier reads no answer body: an endless one is dropped at once", async () => {
+  let sent = 0;
+  let cancelled!: () => void;
+  const dropped = new Promise<void>((resolve) => cancelled = resolve);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      await request.body?.cancel();
+      const chunk = new Uint8Array(64 * 1024).fill(0x41);
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+        cancel() {
+          cancelled();
+        },
+      });
+      return new Response(body, { status: 500 });
+    },
+  );
+  const { lines, log } = capturingLogger();
+  const store = new RunStore();
+  const notifier = new Notifier(
+    new Map([["backup", { pingUrl: `http://127.0.0.1:${server.addr.port}/p` }]]),
+    { log, retries: 1, retryBackoffMs: 10 },
+  );
+  notifier.attach(store);
+  const started = Date.now();
+  store.finish(record("success", 0));
+  await notifier.idle();
+  await dropped;
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  await notifier.close();
+  await server.shutdown();
+  assert.ok(lines.some((line) => line.includes("Could not deliver ping success: HTTP 500")));
+  // What the server got out before the connection closed: socket buffers, not the body.
+  assert.ok(sent < 32 * 1024 * 1024, `the server sent ${sent} bytes`);
+});
