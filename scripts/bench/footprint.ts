@@ -2,7 +2,8 @@
  * By-hand benchmark: what `snapcron run` costs when idle. With 10 command jobs that do not fire
  * (`@yearly`): the time from spawning the process to its first answer on `GET /`, and its RSS
  * after it idled a few seconds, against a bare `Deno.serve` process measured the same way in the
- * same run; the dependency count (`deno info main.ts`); the compiled binary's size. Then, to show
+ * same run. snapcron runs with the runtime flags of the `snapcron` task in deno.json (V8 heap
+ * sizing), and once more without them, to show what they save; the dependency count (`deno info main.ts`); the compiled binary's size. Then, to show
  * where idle memory goes, the RSS of a bare server that first imports one module (an npm package
  * or a folder of src/), for the modules `main.ts` loads.
  *
@@ -54,6 +55,14 @@ const PROBES = [
   "src/cli/mod.ts",
 ];
 
+/** The flags of deno.json's `snapcron` task that tune the runtime (not permissions). */
+async function taskRuntimeFlags(): Promise<string[]> {
+  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
+    tasks: Record<string, string>;
+  };
+  return (tasks.snapcron ?? "").split(/\s+/).filter((flag) => flag.startsWith("--v8-flags="));
+}
+
 interface Sample {
   startMs: number;
   rss: number;
@@ -73,13 +82,24 @@ async function main(): Promise<void> {
   const idleMs = parseSeconds(values.idle) * 1000;
   const dir = await Deno.makeTempDir({ prefix: "snapcron-bench-footprint-" });
   const load = new LoadSampler();
+  const flags = await taskRuntimeFlags();
   try {
-    const snapcron = async (): Promise<Sample> => {
+    const snapcron = async (runtimeFlags = flags): Promise<Sample> => {
       const port = freePort();
       const config = `${dir}/snapcron-${port}.yaml`;
       await Deno.writeTextFile(config, tenJobsConfig(port));
       return await sample(
-        [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, "main.ts", "run", "--config", config],
+        [
+          Deno.execPath(),
+          "run",
+          "--quiet",
+          ...runtimeFlags,
+          ...PERMISSIONS,
+          "main.ts",
+          "run",
+          "--config",
+          config,
+        ],
         port,
         idleMs,
       );
@@ -91,6 +111,7 @@ async function main(): Promise<void> {
           Deno.execPath(),
           "run",
           "--quiet",
+          ...flags,
           "--allow-all",
           new URL("_import_probe.ts", import.meta.url).pathname,
           String(port),
@@ -118,14 +139,20 @@ async function main(): Promise<void> {
     // Warm-up: Deno's module cache.
     await snapcron();
     await bare();
-    const results = { snapcron: [] as Sample[], bare: [] as Sample[] };
+    const results = { snapcron: [] as Sample[], unflagged: [] as Sample[], bare: [] as Sample[] };
+    const kinds = [
+      "snapcron",
+      ...(flags.length > 0 ? ["unflagged"] as const : []),
+      "bare",
+    ] as const;
     for (let run = 0; run < runs; run++) {
-      const order = run % 2 === 0 ? ["snapcron", "bare"] as const : ["bare", "snapcron"] as const;
+      const order = run % 2 === 0 ? kinds : [...kinds].reverse();
       for (const which of order) {
-        const result = await (which === "snapcron" ? snapcron() : bare());
+        const result =
+          await (which === "bare" ? bare() : snapcron(which === "unflagged" ? [] : flags));
         results[which].push(result);
         print(
-          `  run ${run + 1} ${which.padEnd(8)} first answer after ${
+          `  run ${run + 1} ${which.padEnd(9)} first answer after ${
             fixed(result.startMs, 0)
           } ms, idle RSS ${fixed(result.rss / MiB, 1)} MiB (peak ${fixed(result.hwm / MiB, 1)})`,
         );
@@ -145,6 +172,15 @@ async function main(): Promise<void> {
     const rss = (list: Sample[]) => median(list.map((s) => s.rss));
     const start = (list: Sample[]) => median(list.map((s) => s.startMs));
     const command = benchCommand("footprint", [`--runs ${runs}`, `--idle ${values.idle}`]);
+    const unflagged: Row[] = flags.length === 0 ? [] : [{
+      figure: `idle RSS as above, without \`${flags.join(" ")}\` (MiB)`,
+      snapcron: fixed(rss(results.unflagged) / MiB, 1),
+      peer: `with them ${fixed(rss(results.snapcron) / MiB, 1)}`,
+      ratio: fixed(rss(results.unflagged) / rss(results.snapcron)),
+      target: "—",
+      met: "n/a",
+      command,
+    }];
     const rows: Row[] = [
       {
         figure: `idle RSS after ${values.idle}, 10 command jobs (MiB)`,
@@ -155,6 +191,7 @@ async function main(): Promise<void> {
         met: verdict(rss(results.snapcron) <= RSS_LIMIT),
         command,
       },
+      ...unflagged,
       {
         figure: "spawn to first answer on GET / (ms)",
         snapcron: fixed(start(results.snapcron), 0),
@@ -196,10 +233,13 @@ async function main(): Promise<void> {
 a bare \`Deno.serve\` (\`scripts/bench/_bare_server.ts\`), both as \`deno run\` children: the time
 from spawning the process to its first answer on \`GET /\` (polled every 5 ms), and its
 \`VmRSS\` after idling ${values.idle} past that answer. Medians of ${runs} run(s), alternating.
+snapcron runs with the runtime flags of the \`snapcron\` task (${
+      flags.length > 0 ? flags.map((flag) => `\`${flag}\``).join(" ") : "none"
+    }; the compiled binary and the image have them built in), and once more without them.
 
 ${table(rows)}
 
-Where idle memory goes: the RSS of a bare server (${
+Where idle memory goes: the RSS of a bare server run with the same runtime flags (${
       fixed(baseline / MiB, 1)
     } MiB) that first imports one module, and how \`main.ts\` reaches it (static imports only; a
 module reached only through \`import()\` is loaded when first used):

@@ -1,9 +1,15 @@
 /**
  * Memory over many runs: one process runs a fast command job N times (default 5,000) through
  * the same dispatcher, run store, pings and metrics the daemon uses, and prints the resident
- * memory after warm-up and at the end. A leak per run shows as growth with N.
+ * memory after warm-up and at the end. A leak per run shows as growth with N. `--bare` spawns the
+ * same command with `Deno.Command` alone (output piped and read the same way), to tell the
+ * runtime's share from snapcron's.
  *
- *   deno run --allow-all scripts/reliability/many_runs.ts [--runs 5000]
+ *   deno run --allow-all --v8-flags=--expose-gc scripts/reliability/many_runs.ts [--runs 5000] [--bare] [--trim]
+ *
+ * The allocator settings in effect (MALLOC_* variables) are printed first. With `--trim`, the
+ * end calls glibc's `malloc_trim(0)` (through FFI) and prints the RSS again: what that gives back
+ * was freed memory the allocator kept, not memory still in use.
  */
 import { parseArgs } from "node:util";
 import { commandJob } from "../../src/jobs/mod.ts";
@@ -11,35 +17,76 @@ import { silentLogger } from "../../src/log/mod.ts";
 import { renderPrometheus } from "../../src/metrics/mod.ts";
 import { Dispatcher, RunStore } from "../../src/runner/mod.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string" },
+    bare: { type: "boolean", default: false },
+    trim: { type: "boolean", default: false },
+  },
+});
 const runs = Number(values.runs ?? "5000");
 const encoder = new TextEncoder();
 const print = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
 const rss = () =>
   Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))![1]) / 1024;
+const ARGV = ["/bin/echo", "a line of output from a fast job"] as const;
 
 const store = new RunStore();
 const dispatcher = new Dispatcher(store, { log: silentLogger() });
-const spec = {
-  job: commandJob("fast", { argv: ["/bin/echo", "a line of output from a fast job"] }),
-  overlap: "skip" as const,
-};
+const spec = { job: commandJob("fast", { argv: ARGV }), overlap: "skip" as const };
 const source = { jobs: () => [{ name: "fast" }], history: (job: string) => store.get(job) };
 
 const heap = () => Deno.memoryUsage().heapUsed / 1048576;
+/** Open file descriptors: a pipe or process handle left open per run would show here. */
+const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
 let done = 0;
+let failed = 0;
+
+/** One spawn without snapcron: both pipes read to the end as text, then the status. */
+async function bareRun(): Promise<void> {
+  const child = new Deno.Command(ARGV[0], {
+    args: ARGV.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) decoder.decode(chunk, { stream: true });
+  };
+  await Promise.all([read(child.stdout), read(child.stderr)]);
+  if (!(await child.status).success) failed++;
+}
 
 async function batch(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    dispatcher.trigger(spec, { trigger: "manual" });
-    await dispatcher.idle();
-    if (i % 100 === 0) renderPrometheus(source);
+    if (values.bare) {
+      await bareRun();
+    } else {
+      dispatcher.trigger(spec, { trigger: "manual" });
+      await dispatcher.idle();
+      if (i % 100 === 0) renderPrometheus(source);
+    }
     if (++done % 1000 === 0) {
-      print(`after ${done} runs: RSS ${rss().toFixed(1)} MiB, JS heap ${heap().toFixed(1)} MiB`);
+      print(
+        `after ${done} runs: RSS ${rss().toFixed(1)} MiB, JS heap ${
+          heap().toFixed(1)
+        } MiB, ${fds()} fds`,
+      );
     }
   }
 }
 
+const settings = Object.entries(Deno.env.toObject())
+  .filter(([name]) => name.startsWith("MALLOC_") || name === "DENO_V8_FLAGS")
+  .map(([name, value]) => `${name}=${value}`);
+print(
+  `${values.bare ? "bare Deno.Command" : "snapcron command job"}; allocator settings: ${
+    settings.join(" ") || "none"
+  }`,
+);
 const warmUp = Math.min(500, Math.floor(runs / 10));
 await batch(warmUp);
 // deno-lint-ignore no-explicit-any -- gc exists only with --v8-flags=--expose-gc
@@ -50,7 +97,9 @@ await batch(runs - warmUp);
 // deno-lint-ignore no-explicit-any
 (globalThis as any).gc?.();
 const after = rss();
-const totals = store.get("fast")!.totals.runs;
+const totals = values.bare
+  ? { success: runs - failed, failure: failed }
+  : store.get("fast")!.totals.runs;
 print(
   `runs: ${totals.success} succeeded, ${totals.failure} failed in ${
     ((performance.now() - started) / 1000).toFixed(1)
@@ -61,3 +110,11 @@ print(
     after.toFixed(1)
   } MiB; growth ${(after - before).toFixed(1)} MiB`,
 );
+if (values.trim) {
+  const libc = Deno.dlopen("libc.so.6", {
+    malloc_trim: { parameters: ["usize"], result: "i32" },
+  });
+  libc.symbols.malloc_trim(0n);
+  libc.close();
+  print(`RSS after malloc_trim(0): ${rss().toFixed(1)} MiB`);
+}
