@@ -45,6 +45,38 @@ type Tool = "snapcron" | "rclone" | "aws";
 const TOOLS: readonly Tool[] = ["snapcron", "rclone", "aws"];
 const RSS_LIMIT = 200 * MiB;
 
+/** Kept in the section across runs: what profiling found and what changed (issue #9). */
+const PROFILE_NOTES = `### Profile notes
+
+Issue #9, 2026-11-26. **Before** (commit f77e7df, run of 00:29 UTC): 123.5 MiB/s, 0.95× rclone and
+0.81× aws-cli; 7.02 CPU s/GiB; peak RSS 198 MiB (197–213). A \`deno run --cpu-prof\` of
+\`S3Storage.put()\` found two thirds of its busy CPU time in node:crypto: every byte was hashed three times,
+by MD5 for each part's Content-MD5 (2.2 s/GiB alone, 3.6 under load), by our SHA-256 for the
+manifest and by the AWS SDK's SHA-256 of the payload for SigV4 (0.7–1.1 s/GiB each). The rest of
+the wall time was waiting for s3proxy (about 5 CPU s/GiB of its own, the same for every tool).
+
+**Changes**: (1) no Content-MD5: each part's SHA-256 is computed while the part is read and
+signed as \`x-amz-content-sha256\`, so the SDK hashes nothing and the server still checks every
+part against it (S3 and s3proxy refuse a mismatch with \`XAmzContentSHA256Mismatch\`, which is
+retried): two hash passes per byte instead of three. (2) A byte stream (standard input, a child's
+output) is read with a BYOB reader straight into the part buffers: no copy and no buffer per
+chunk for the garbage collector. Measured alone: CPU of a 512 MiB upload 3.4 → 2.4 s, its hashing
+3.0 → 1.0 s; peak RSS of 512 MiB from standard input 208 → 150 MiB (16 MiB parts, 4 in flight).
+
+**Integrity after the change**: every part is checked by the server against the SHA-256 we signed
+(in place of its MD5); the manifest's SHA-256 still covers the whole object, computed as it
+streamed; the recovery of a lost CompleteMultipartUpload answer still compares the object's ETag
+with the MD5 of the part ETags the server returned, which did not change.
+
+**After**: the table above (01:54 UTC, load average median 6.0 against 2.15 before). CPU per GiB
+7.02 → 5.22 s (0.84 → 0.62× rclone's); peak RSS 198 → 152 MiB, and 160 MiB at 4 GiB (growth
+1.09 → 1.05). Throughput is **not** better: 0.81× rclone and 0.73× aws-cli here (before 0.95 and
+0.81), but the load changed under the runs (snapcron's three took 7.4, 10.7 and 13.4 s; its
+first, at the lowest load, ran at 139 MiB/s against rclone's 118 and aws-cli's 143) and two earlier
+full runs at loads of 8.6 and 21 gave 1.21/1.17× and 0.88/1.76×. The wall time is mostly
+waiting for s3proxy, whose share of the 2 cores decides it; fewer CPU seconds of ours did not
+show as a steady gain in this noise, and a quiet machine is needed to tell.`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -223,6 +255,8 @@ child's wall time, start-up included. Medians of ${runs} run(s) per tool, the to
 ${table(rows)}
 
 ${machineFacts(load)}
+
+${PROFILE_NOTES}
 
 <details><summary>Every run (wall s, CPU user+sys s, peak RSS MiB)</summary>
 

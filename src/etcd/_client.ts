@@ -16,7 +16,7 @@ import {
 import { GrpcFrameDecoder } from "./_frames.ts";
 import { describeGatewayError, GatewayDecoder } from "./_gateway.ts";
 import { decodeSnapshotResponse } from "./_protobuf.ts";
-import { type ChunkDecoder, verifiedStream } from "./_stream.ts";
+import { BodyReader, type ChunkDecoder, type SnapshotDigest, verifiedStream } from "./_stream.ts";
 
 /** Options of {@linkcode EtcdClient}. */
 export interface EtcdClientOptions {
@@ -67,8 +67,11 @@ export interface SnapshotStream {
    * (size % 512 == 32) fails — so a consumer that pipes it into an upload aborts the upload.
    */
   body: ReadableStream<Uint8Array>;
-  /** Resolves after the body ended successfully: total bytes, hex sha256 of the data part. */
-  done: Promise<{ size: number; sha256: string }>;
+  /**
+   * Resolves after the body ended successfully: total bytes, hex SHA-256 of the data part and
+   * of the whole body (trailer included).
+   */
+  done: Promise<SnapshotDigest>;
 }
 
 interface HttpClients {
@@ -112,6 +115,8 @@ let internalsOf: (client: EtcdClient) => ClientInternals;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const GRPC_SNAPSHOT_PATH = "/etcdserverpb.Maintenance/Snapshot";
+/** The buffer a gRPC snapshot body is read into, over and over (HTTP/2 frames are 16 KiB). */
+const GRPC_READ_BYTES = 64 * 1024;
 const ENDPOINT_HINT = "check that etcd runs and that the endpoints are right";
 const AUTH_HINT = "check the username and password";
 const ROOT_HINT = `${AUTH_HINT}; snapshots need a user with the root role`;
@@ -383,8 +388,8 @@ export class EtcdClient {
     }
     // Wait for data before answering: over TLS etcd sends headers at once and its refusal
     // only in trailers, which fetch cannot read, so an empty body is all we would see.
-    const reader = response.body.getReader();
-    let first: ReadableStreamReadResult<Uint8Array>;
+    const reader = new BodyReader(response.body, GRPC_READ_BYTES);
+    let first: Uint8Array | undefined;
     deadline.arm(this.#timeoutMs);
     try {
       first = await reader.read();
@@ -395,7 +400,7 @@ export class EtcdClient {
     } finally {
       deadline.disarm();
     }
-    if (first.done) {
+    if (first === undefined) {
       deadline.dispose();
       const reason = "etcd ended the gRPC stream without data";
       throw markProtocol(
@@ -406,7 +411,8 @@ export class EtcdClient {
         reason,
       );
     }
-    const frames = new GrpcFrameDecoder();
+    // The reader reuses its buffer: messages must be copies.
+    const frames = new GrpcFrameDecoder({ copy: true });
     const decoder: ChunkDecoder = {
       push: (bytes) => frames.push(bytes).map(decodeSnapshotResponse),
       end: () => {
@@ -418,7 +424,7 @@ export class EtcdClient {
     const stream = verifiedStream({
       endpoint,
       reader,
-      first: first.value,
+      first,
       decoder,
       deadline,
       signal,
@@ -461,7 +467,8 @@ export class EtcdClient {
     this.#log.debug("etcd snapshot started", { endpoint, transport: "gateway" });
     const stream = verifiedStream({
       endpoint,
-      reader: response.body.getReader(),
+      // The gateway's decoder keeps pieces of chunks: a fresh buffer per read.
+      reader: new BodyReader(response.body),
       decoder: new GatewayDecoder(),
       deadline,
       signal,

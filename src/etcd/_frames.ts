@@ -9,6 +9,8 @@ import { EtcdError } from "./_errors.ts";
 export interface GrpcFrameDecoderOptions {
   /** Larger frames are refused, so a corrupt length cannot make us allocate gigabytes. */
   maxMessageBytes?: number;
+  /** Hand out copies only, never views of a chunk: for a caller that reuses its chunks. */
+  copy?: boolean;
 }
 
 const HEADER_BYTES = 5;
@@ -16,6 +18,7 @@ const HEADER_BYTES = 5;
 /** Splits a gRPC response body into messages; feed it chunks, then call `end()`. */
 export class GrpcFrameDecoder {
   readonly #maxMessageBytes: number;
+  readonly #copy: boolean;
   readonly #header = new Uint8Array(HEADER_BYTES);
   #headerFill = 0;
   #message: Uint8Array | undefined;
@@ -23,9 +26,10 @@ export class GrpcFrameDecoder {
 
   constructor(options: GrpcFrameDecoderOptions = {}) {
     this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.#copy = options.copy ?? false;
   }
 
-  /** Returns the messages completed by `chunk`; they may be views into `chunk`. */
+  /** Returns the messages completed by `chunk`; they may be views into `chunk` (see `copy`). */
   push(chunk: Uint8Array): Uint8Array[] {
     const messages: Uint8Array[] = [];
     let position = 0;
@@ -36,8 +40,9 @@ export class GrpcFrameDecoder {
           const length = this.#readHeader(chunk, position);
           if (chunk.length - position - HEADER_BYTES >= length) {
             const start = position + HEADER_BYTES;
-            messages.push(chunk.subarray(start, start + length));
-            position = start + length;
+            const end = start + length;
+            messages.push(this.#copy ? chunk.slice(start, end) : chunk.subarray(start, end));
+            position = end;
             continue;
           }
         }

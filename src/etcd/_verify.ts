@@ -12,52 +12,48 @@ const SIZE_MODULUS = 512;
 
 /** What a verified snapshot amounts to. */
 export interface VerifiedSnapshot {
+  /** The data still held back at the end (views of the last blobs), to be sent before `trailer`. */
+  head: Uint8Array[];
   /** The held-back trailer, to be sent last. */
   trailer: Uint8Array;
   /** Total bytes, trailer included: the size of the file `etcdctl snapshot save` writes. */
   size: number;
   /** Hex SHA-256 of the data part (equal to the trailer). */
   sha256: string;
+  /**
+   * Hex SHA-256 of the whole file, trailer included: what `sha256sum` says of the saved file,
+   * from the same pass over the data (so a backup need not hash the bytes again).
+   */
+  fileSha256: string;
 }
 
 /** Hashes snapshot bytes while holding back the last 32; `finish()` checks the trailer. */
 export class SnapshotVerifier {
   readonly #hash: Hash = createHash("sha256");
-  #held: Uint8Array = new Uint8Array(0);
+  /** Blobs not handed out yet, as given: the bytes after the first of them are fewer than 32. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   #size = 0;
   #remainingBytes = 0;
 
   /**
-   * Takes the next blob and returns the bytes that are now known not to be the trailer, in a
-   * fresh buffer; `remainingBytes` is etcd's count of database bytes still to come.
+   * Takes the next blob and returns the blobs now known to hold no trailer byte: whole blobs as
+   * given, not copies (so they must not change later), one per blob in the usual case of blobs
+   * longer than the trailer. `remainingBytes` is etcd's count of database bytes still to come.
    */
-  push(blob: Uint8Array, remainingBytes = 0): Uint8Array {
+  push(blob: Uint8Array, remainingBytes = 0): Uint8Array[] {
     this.#remainingBytes = remainingBytes;
-    if (blob.length === 0) return new Uint8Array(0);
+    if (blob.length === 0) return [];
     this.#size += blob.length;
-    const held = this.#held;
-    const total = held.length + blob.length;
-    if (total <= TRAILER_BYTES) {
-      const next = new Uint8Array(total);
-      next.set(held);
-      next.set(blob, held.length);
-      this.#held = next;
-      return new Uint8Array(0);
+    this.#held.push(blob);
+    this.#heldBytes += blob.length;
+    const out: Uint8Array[] = [];
+    while (this.#heldBytes - this.#held[0]!.length >= TRAILER_BYTES) {
+      const next = this.#held.shift()!;
+      this.#heldBytes -= next.length;
+      this.#hash.update(next);
+      out.push(next);
     }
-    const emit = total - TRAILER_BYTES;
-    const out = new Uint8Array(emit);
-    if (emit <= held.length) {
-      out.set(held.subarray(0, emit));
-      const next = new Uint8Array(TRAILER_BYTES);
-      next.set(held.subarray(emit));
-      next.set(blob, held.length - emit);
-      this.#held = next;
-    } else {
-      out.set(held);
-      out.set(blob.subarray(0, emit - held.length), held.length);
-      this.#held = blob.slice(blob.length - TRAILER_BYTES);
-    }
-    this.#hash.update(out);
     return out;
   }
 
@@ -75,9 +71,21 @@ export class SnapshotVerifier {
         { code: "DataLoss" },
       );
     }
+    // The held blobs end with the trailer; what comes before it is data still to hash.
+    const data = this.#heldBytes - TRAILER_BYTES;
+    const trailer = new Uint8Array(TRAILER_BYTES);
+    const head: Uint8Array[] = [];
+    let offset = 0;
+    for (const blob of this.#held) {
+      const split = Math.min(Math.max(data - offset, 0), blob.length);
+      if (split > 0) head.push(blob.subarray(0, split));
+      trailer.set(blob.subarray(split), Math.max(offset - data, 0));
+      offset += blob.length;
+    }
+    for (const piece of head) this.#hash.update(piece);
+    const file = this.#hash.copy();
     const digest = this.#hash.digest();
     const sha256 = digest.toString("hex");
-    const trailer = this.#held;
     if (!equalBytes(digest, trailer)) {
       throw new EtcdError(
         `Trailer does not match the data: SHA-256 of the data is ${sha256}, the trailer says ${
@@ -86,7 +94,8 @@ export class SnapshotVerifier {
         { code: "DataLoss" },
       );
     }
-    return { trailer, size: this.#size, sha256 };
+    const fileSha256 = file.update(trailer).digest("hex");
+    return { head, trailer, size: this.#size, sha256, fileSha256 };
   }
 }
 
@@ -108,11 +117,12 @@ export function snapshotChecker(): TransformStream<Uint8Array, Uint8Array> {
   const verifier = new SnapshotVerifier();
   return new TransformStream({
     transform(chunk, controller) {
-      const out = verifier.push(chunk);
-      if (out.length > 0) controller.enqueue(out);
+      for (const piece of verifier.push(chunk)) controller.enqueue(piece);
     },
     flush(controller) {
-      controller.enqueue(verifier.finish().trailer);
+      const { head, trailer } = verifier.finish();
+      for (const piece of head) controller.enqueue(piece);
+      controller.enqueue(trailer);
     },
   });
 }

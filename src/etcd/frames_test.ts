@@ -40,6 +40,24 @@ Deno.test("GrpcFrameDecoder hands out messages that stay valid after the chunk c
   assert.deepEqual(second, Uint8Array.of(1, 2, 3));
 });
 
+Deno.test("GrpcFrameDecoder with copy: true hands out messages that outlive a reused chunk", () => {
+  const decoder = new GrpcFrameDecoder({ copy: true });
+  const chunk = concatBytes([grpcFrame(Uint8Array.of(1, 2, 3)), grpcFrame(Uint8Array.of(4))]);
+  const messages = decoder.push(chunk);
+  // A reader that reuses its buffer overwrites the chunk with the next bytes.
+  chunk.fill(0);
+  assert.deepEqual(messages, [Uint8Array.of(1, 2, 3), Uint8Array.of(4)]);
+  for (const sizes of [[1], [7, 16_384], [40_005, 6]]) {
+    const copying = new GrpcFrameDecoder({ copy: true });
+    const out = cut(STREAM, sizes).flatMap((piece) => {
+      const messages = copying.push(piece);
+      piece.fill(0);
+      return messages;
+    });
+    assert.deepEqual(out, MESSAGES, `pieces of ${sizes.join("+")}`);
+  }
+});
+
 Deno.test("GrpcFrameDecoder.end() throws when the body stops inside a frame", () => {
   const inHeader = new GrpcFrameDecoder();
   inHeader.push(STREAM.subarray(0, 3));

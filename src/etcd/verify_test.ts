@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 
 function run(pieces: Uint8Array[], remaining: (index: number) => number = () => 0) {
   const verifier = new SnapshotVerifier();
-  const out = pieces.map((piece, index) => verifier.push(piece, remaining(index)));
+  const out = pieces.flatMap((piece, index) => verifier.push(piece, remaining(index)));
   const verified = verifier.finish();
-  return { bytes: concatBytes([...out, verified.trailer]), ...verified };
+  return { bytes: concatBytes([...out, ...verified.head, verified.trailer]), ...verified };
 }
 
 function dataLoss(pattern: RegExp): (error: unknown) => boolean {
@@ -24,16 +24,29 @@ Deno.test("SnapshotVerifier passes a snapshot through unchanged, however it is c
     assert.deepEqual(result.bytes, snapshot.bytes, `pieces of ${sizes.join("+")}`);
     assert.equal(result.size, snapshot.bytes.length);
     assert.equal(result.sha256, sha256);
+    assert.equal(result.fileSha256, createHash("sha256").update(snapshot.bytes).digest("hex"));
     assert.equal(result.size % 512, 32);
   }
 });
 
 Deno.test("SnapshotVerifier never hands out the last 32 bytes before finish()", () => {
   const snapshot = fakeSnapshot(2);
-  const verifier = new SnapshotVerifier();
-  const out = verifier.push(snapshot.bytes);
-  assert.equal(out.length, snapshot.bytes.length - 32);
-  assert.deepEqual(verifier.finish().trailer, snapshot.bytes.subarray(-32));
+  for (const sizes of [[snapshot.bytes.length], [100, 20, 5000], [31, 1, 32, 33]]) {
+    const verifier = new SnapshotVerifier();
+    let given = 0;
+    let out = 0;
+    for (const piece of cut(snapshot.bytes, sizes)) {
+      given += piece.length;
+      out += verifier.push(piece).reduce((sum, bytes) => sum + bytes.length, 0);
+      assert.ok(
+        out <= Math.max(0, given - 32),
+        `${out} of ${given} bytes out (pieces of ${sizes.join("+")})`,
+      );
+    }
+    const { head, trailer } = verifier.finish();
+    assert.equal(out + head.reduce((sum, bytes) => sum + bytes.length, 0), given - 32);
+    assert.deepEqual(trailer, snapshot.bytes.subarray(-32));
+  }
 });
 
 Deno.test("SnapshotVerifier fails on a flipped byte in the data or in the trailer", () => {

@@ -33,6 +33,8 @@ export interface Manifest {
 /** A manifest sits at the backup's key plus this. */
 export const MANIFEST_SUFFIX = ".manifest.json";
 const MAX_MANIFEST_BYTES = 1 << 20;
+/** Least time between two progress reports while a backup streams. */
+const PROGRESS_INTERVAL_MS = 200;
 
 /** Fills a key template: `{job}`, `{time}` (20260131T020000Z), `{date}` (2026-01-31), `{run}`. */
 export function renderKey(
@@ -69,6 +71,11 @@ export interface StoreBackupOptions {
   source: Record<string, unknown>;
   /** Called after the body ended, for facts only known then (e.g. etcd's snapshot hash). */
   finalFacts?: () => Promise<Record<string, unknown>>;
+  /**
+   * The body's size and hex SHA-256 from a source that hashes it anyway (etcd's check of its
+   * snapshot): without compression the storage then need not hash the same bytes again.
+   */
+  bodyDigest?: () => Promise<{ size: number; sha256: string }>;
   signal?: AbortSignal;
   /** Bytes read from the source so far. */
   onProgress?: (bytes: number) => void;
@@ -89,12 +96,24 @@ export async function storeBackup(
     run: options.runId,
   });
   let contentSize = 0;
+  // Progress every chunk (tens of thousands per backup) goes through the run record, the log's
+  // redaction and the status server: a few updates a second say as much.
+  let reportedAt = -Infinity;
+  const report = (force: boolean) => {
+    const now = performance.now();
+    if (!force && now - reportedAt < PROGRESS_INTERVAL_MS) return;
+    reportedAt = now;
+    options.onProgress?.(contentSize);
+  };
   const counted = body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         contentSize += chunk.byteLength;
-        options.onProgress?.(contentSize);
+        report(false);
         controller.enqueue(chunk);
+      },
+      flush() {
+        report(true);
       },
     }),
   );
@@ -103,6 +122,8 @@ export async function storeBackup(
     contentType: upload.compress === "gzip" ? "application/gzip" : "application/octet-stream",
     metadata: { "snapcron-job": options.job },
     ...(options.signal ? { signal: options.signal } : {}),
+    // Compressed, the stored bytes are not the ones the source hashed.
+    ...(options.bodyDigest && upload.compress === "none" ? { bodyDigest: options.bodyDigest } : {}),
   });
   const manifest: Manifest = {
     format: 1,

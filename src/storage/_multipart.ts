@@ -5,6 +5,11 @@
  * abort cancels the source, lets the parts in flight finish (cutting them after a grace period)
  * and only then aborts the upload: a part the server is still writing when the abort arrives
  * outlives it (S3 says so; s3proxy then cannot remove it at all).
+ *
+ * Hashing is the CPU cost of an upload, so every byte is hashed twice and no more: once for the
+ * object's SHA-256 (or not at all when the producer already hashed it, see `bodyDigest`), once
+ * for its part's SHA-256, which the target sends as the signed payload hash that the server
+ * checks (so no Content-MD5, which cost three times as much in Deno).
  */
 import { createHash, type Hash } from "node:crypto";
 import { backoffMs, delay, raceAbort } from "./_async.ts";
@@ -12,9 +17,7 @@ import { backoffMs, delay, raceAbort } from "./_async.ts";
 /** A whole object smaller than one part, sent in one request. */
 export interface SinglePut {
   bytes: Uint8Array;
-  /** Base64 MD5 of `bytes`, for `Content-MD5`. */
-  md5: string;
-  /** Hex SHA-256 of `bytes`. */
+  /** Hex SHA-256 of `bytes`: the object's hash and the payload hash the server checks. */
   sha256: string;
 }
 
@@ -23,8 +26,8 @@ export interface PartUpload {
   /** 1-based. */
   number: number;
   bytes: Uint8Array;
-  /** Base64 MD5 of `bytes`, for `Content-MD5`. */
-  md5: string;
+  /** Hex SHA-256 of `bytes`, for the payload hash the server checks. */
+  sha256: string;
 }
 
 /** The requests a multipart upload needs; `P` is what the target keeps per uploaded part. */
@@ -67,6 +70,17 @@ export interface UploadStreamOptions {
   inFlightGraceMs?: number;
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
+  /**
+   * The body's size and hex SHA-256 from its producer, asked for once the body ended (see
+   * `PutOptions.bodyDigest`): the bytes are then not hashed a second time for the object's hash.
+   */
+  bodyDigest?: () => Promise<BodyDigest>;
+}
+
+/** A body's size and hex SHA-256 as its producer computed them. */
+export interface BodyDigest {
+  size: number;
+  sha256: string;
 }
 
 /** What {@linkcode uploadStream} stored. */
@@ -129,8 +143,9 @@ export async function uploadStream<P>(
   const onUserAbort = () => stop.abort(userSignal?.reason);
   userSignal?.addEventListener("abort", onUserAbort, { once: true });
 
-  const hash = createHash("sha256");
-  const reader = new PartReader(body.getReader(), partSize, hash);
+  const bodyDigest = options.bodyDigest;
+  const hash = bodyDigest === undefined ? createHash("sha256") : undefined;
+  const reader = new PartReader(body, partSize, hash);
   const pending = new Set<Promise<void>>();
   const parts: P[] = [];
   let stored = 0;
@@ -156,9 +171,21 @@ export async function uploadStream<P>(
     });
   }
 
+  /** The object's SHA-256, once the body was read to its end. */
+  async function objectSha256(): Promise<string> {
+    if (hash !== undefined) return hash.digest("hex");
+    const known = await bodyDigest!();
+    if (known.size !== reader.size) {
+      throw new RangeError(
+        `The body's producer counted ${known.size} bytes where the upload read ${reader.size}`,
+      );
+    }
+    return known.sha256;
+  }
+
   function startPart(id: string, number: number, filled: FilledPart): Promise<void> {
     const bytes = filled.buffer.subarray(0, filled.length);
-    const part = { number, bytes, md5: filled.md5 };
+    const part = { number, bytes, sha256: filled.sha256 };
     const counter = { attempts: 0 };
     const running = retry(() => target.uploadPart(id, part, cut.signal), counter).then(
       (uploaded) => {
@@ -185,10 +212,15 @@ export async function uploadStream<P>(
     if (userSignal?.aborted) throw userSignal.reason;
     let filled = await reader.next(stop.signal);
     if (filled.last) {
-      step = "put";
       const bytes = filled.buffer.subarray(0, filled.length);
-      const sha256 = hash.digest("hex");
-      const put = { bytes, md5: filled.md5, sha256 };
+      const sha256 = await objectSha256();
+      if (sha256 !== filled.sha256) {
+        throw new RangeError(
+          `The body's producer reports SHA-256 ${sha256} where the upload read ${filled.sha256}`,
+        );
+      }
+      step = "put";
+      const put = { bytes, sha256 };
       const counter = { attempts: 0 };
       let etag: string | undefined;
       try {
@@ -225,6 +257,9 @@ export async function uploadStream<P>(
     step = "part";
     await raceAbort(Promise.all(pending), stop.signal);
     if (partFailure !== undefined) throw partFailure;
+    // Before completing: a producer's digest that disagrees must not leave an object behind.
+    step = "read";
+    const sha256 = await objectSha256();
     step = "complete";
     let etag: string | undefined;
     try {
@@ -237,7 +272,7 @@ export async function uploadStream<P>(
       if (found === undefined) throw error;
       etag = found;
     }
-    return withEtag({ size: reader.size, sha256: hash.digest("hex"), parts: parts.length }, etag);
+    return withEtag({ size: reader.size, sha256, parts: parts.length }, etag);
   } catch (error) {
     const failure = error instanceof UploadFailure
       ? error
@@ -306,57 +341,85 @@ async function withRetries<T>(
 interface FilledPart {
   buffer: Uint8Array;
   length: number;
-  /** Base64 MD5 of the filled bytes. */
-  md5: string;
+  /** Hex SHA-256 of the filled bytes. */
+  sha256: string;
   last: boolean;
 }
 
-/** Cuts a byte stream into part-size buffers, hashing every byte once, and recycles buffers. */
+/**
+ * Cuts a byte stream into part-size buffers, recycles them, and hashes every byte for its part
+ * and (without a producer's digest) for the whole object. A byte stream (standard input, a
+ * child's output, a file) is read straight into the part buffers, which spares a copy and the
+ * garbage of one buffer per chunk; other streams' chunks are copied in.
+ */
 class PartReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  readonly #byob: boolean;
   readonly #partSize: number;
-  readonly #hash: Hash;
+  readonly #hash: Hash | undefined;
   readonly #pool: Uint8Array[] = [];
   /** The unread tail of the last chunk read. */
   #leftover: Uint8Array | undefined;
+  /** Where the memory of the view given to the last BYOB read is now. */
+  #moved: ArrayBuffer | undefined;
   #done = false;
   size = 0;
 
-  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, partSize: number, hash: Hash) {
-    this.#reader = reader;
+  constructor(body: ReadableStream<Uint8Array>, partSize: number, hash: Hash | undefined) {
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = body.getReader({ mode: "byob" });
+    } catch {
+      // Not a byte stream: read its chunks.
+    }
+    this.#reader = byob ?? body.getReader();
+    this.#byob = byob !== undefined;
     this.#partSize = partSize;
     this.#hash = hash;
   }
 
   /**
    * Fills the next buffer; a full buffer is `last` only when the stream ends right after it.
-   * MD5 is computed chunk by chunk: in one go it would block the event loop for tens of ms a part.
+   * The part's hash is computed piece by piece: in one go it would block the event loop for
+   * tens of ms a part.
    */
   async next(signal: AbortSignal): Promise<FilledPart> {
-    const buffer = this.#pool.pop() ?? new Uint8Array(this.#partSize);
-    const md5 = createHash("md5");
+    let buffer = this.#pool.pop() ?? new Uint8Array(this.#partSize);
+    const partHash = createHash("sha256");
     let length = 0;
     let last = false;
     while (length < this.#partSize) {
-      const chunk = this.#leftover ?? await this.#read(signal);
+      const leftover = this.#leftover;
       this.#leftover = undefined;
-      if (chunk === undefined) {
+      let piece: Uint8Array | undefined;
+      if (leftover === undefined && this.#byob) {
+        piece = await this.#readInto(buffer.subarray(length), signal);
+        // The read moved the buffer's memory into a new ArrayBuffer, also when it hit the end.
+        buffer = new Uint8Array(this.#moved!, 0, this.#partSize);
+      } else {
+        const chunk = leftover ?? await this.#read(signal);
+        if (chunk !== undefined) {
+          const take = Math.min(chunk.length, this.#partSize - length);
+          piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+          buffer.set(piece, length);
+          if (take < chunk.length) this.#leftover = chunk.subarray(take);
+        }
+      }
+      if (piece === undefined) {
         last = true;
         break;
       }
-      const take = Math.min(chunk.length, this.#partSize - length);
-      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
-      buffer.set(piece, length);
-      md5.update(piece);
-      length += take;
-      if (take < chunk.length) this.#leftover = chunk.subarray(take);
+      partHash.update(piece);
+      length += piece.length;
     }
-    // Look ahead one chunk so that an empty last part is never sent.
+    // Look ahead so that an empty last part is never sent; the bytes seen go to the next part.
     if (!last && this.#leftover === undefined) {
-      this.#leftover = await this.#read(signal);
+      this.#leftover = this.#byob
+        ? await this.#readInto(new Uint8Array(64 * 1024), signal)
+        : await this.#read(signal);
       last = this.#leftover === undefined;
     }
-    return { buffer, length, md5: md5.digest("base64"), last };
+    return { buffer, length, sha256: partHash.digest("hex"), last };
   }
 
   /** Gives a buffer whose part has been stored back for reuse. */
@@ -384,9 +447,11 @@ class PartReader {
     }
   }
 
+  /** The next non-empty chunk, counted and hashed for the object; undefined at the end. */
   async #read(signal: AbortSignal): Promise<Uint8Array | undefined> {
     while (!this.#done) {
-      const result = await raceAbort(this.#reader.read(), signal);
+      const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
+      const result = await raceAbort(reader.read(), signal);
       if (result.done) {
         this.#done = true;
         return undefined;
@@ -396,10 +461,38 @@ class PartReader {
         throw new TypeError(`The stream yielded ${typeof chunk} instead of Uint8Array chunks`);
       }
       if (chunk.length === 0) continue;
-      this.#hash.update(chunk);
-      this.size += chunk.length;
+      this.#counted(chunk);
       return chunk;
     }
     return undefined;
+  }
+
+  /**
+   * Reads into `view`: the bytes read, undefined at the end. The read moves the memory of
+   * `view` into a new ArrayBuffer, left in `#moved`.
+   */
+  async #readInto(view: Uint8Array, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    this.#moved = view.buffer as ArrayBuffer;
+    while (!this.#done) {
+      const reader = this.#reader as ReadableStreamBYOBReader;
+      const result = await raceAbort(reader.read(view), signal);
+      if (result.value !== undefined) this.#moved = result.value.buffer as ArrayBuffer;
+      if (result.done) {
+        this.#done = true;
+        return undefined;
+      }
+      if (result.value.length === 0) {
+        view = new Uint8Array(result.value.buffer, result.value.byteOffset, view.length);
+        continue;
+      }
+      this.#counted(result.value);
+      return result.value;
+    }
+    return undefined;
+  }
+
+  #counted(bytes: Uint8Array): void {
+    this.#hash?.update(bytes);
+    this.size += bytes.length;
   }
 }

@@ -27,9 +27,10 @@ class FakeTarget implements MultipartTarget<number> {
     this.#options = options;
   }
 
-  putObject(put: { bytes: Uint8Array; md5: string; sha256: string }): Promise<string> {
+  putObject(put: { bytes: Uint8Array; sha256: string }): Promise<string> {
     this.calls.push("put");
-    assert.equal(put.md5, createHash("md5").update(put.bytes).digest("base64"));
+    // The target signs it as the payload hash: the server refuses bytes that do not match.
+    assert.equal(put.sha256, sha256(put.bytes));
     this.object = put.bytes.slice();
     return Promise.resolve('"single"');
   }
@@ -41,11 +42,11 @@ class FakeTarget implements MultipartTarget<number> {
 
   async uploadPart(
     uploadId: string,
-    part: { number: number; bytes: Uint8Array; md5: string },
+    part: { number: number; bytes: Uint8Array; sha256: string },
     signal: AbortSignal,
   ): Promise<number> {
     assert.equal(uploadId, "upload-1");
-    assert.equal(part.md5, createHash("md5").update(part.bytes).digest("base64"));
+    assert.equal(part.sha256, sha256(part.bytes));
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -164,6 +165,98 @@ Deno.test("uploadStream() cuts a stream into parts across chunk boundaries", asy
       assert.ok([...target.parts.values()].every((p, i) => p.length === 4096 || i === parts - 1));
     }
     assert.equal(progress.at(-1), size);
+  }
+});
+
+/** Like {@linkcode source}, as a byte stream that fills the reader's buffers (as stdin does). */
+function byteSource(size: number, chunk: number): { stream: ReadableStream; data: Uint8Array } {
+  const { data } = source(size);
+  let offset = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest;
+      if (offset >= size) {
+        controller.close();
+        request?.respond(0);
+        return;
+      }
+      const take = Math.min(chunk, size - offset, request?.view?.byteLength ?? chunk);
+      const bytes = data.subarray(offset, offset + take);
+      offset += take;
+      if (request?.view) {
+        new Uint8Array(request.view.buffer, request.view.byteOffset, take).set(bytes);
+        request.respond(take);
+      } else {
+        controller.enqueue(bytes.slice());
+      }
+    },
+  });
+  return { stream, data };
+}
+
+Deno.test("uploadStream() reads a byte stream straight into its parts, whole and in order", async () => {
+  for (const size of [0, 2500, 4096, 4097, 3 * 4096, 10_000]) {
+    for (const chunk of [1000, 4096, 5000]) {
+      const target = new FakeTarget();
+      const { stream, data } = byteSource(size, chunk);
+      const result = await uploadStream(stream as ReadableStream<Uint8Array>, target, {
+        ...fast,
+        partSize: 4096,
+        concurrency: 2,
+      });
+      const where = `size ${size}, chunks of ${chunk}`;
+      assert.equal(result.size, size, where);
+      assert.equal(result.sha256, sha256(data), where);
+      assert.deepEqual(target.object, data, where);
+      const parts = [...target.parts.values()];
+      assert.ok(parts.every((p, i) => p.length === 4096 || i === parts.length - 1), where);
+      assert.ok(parts.every((p) => p.length > 0), `${where}: no empty part`);
+    }
+  }
+});
+
+Deno.test("uploadStream() takes the object's hash from the producer's digest when given", async () => {
+  for (const size of [2500, 3 * 4096 + 7]) {
+    const target = new FakeTarget();
+    const { stream, data } = source(size, { chunk: 1500 });
+    let asked = 0;
+    const result = await uploadStream(stream, target, {
+      ...fast,
+      partSize: 4096,
+      concurrency: 2,
+      bodyDigest: () => {
+        asked++;
+        return Promise.resolve({ size, sha256: sha256(data) });
+      },
+    });
+    assert.equal(asked, 1);
+    assert.equal(result.sha256, sha256(data), `size ${size}`);
+    assert.deepEqual(target.object, data, `size ${size}`);
+  }
+});
+
+Deno.test("uploadStream() aborts instead of completing when the producer's digest disagrees", async () => {
+  for (
+    const [size, digest] of [
+      [3 * 4096 + 7, { size: 3 * 4096, sha256: "0".repeat(64) }],
+      [2500, { size: 2500, sha256: "0".repeat(64) }],
+    ] as const
+  ) {
+    const target = new FakeTarget();
+    const { stream } = source(size);
+    const error = await uploadStream(stream, target, {
+      ...fast,
+      partSize: 4096,
+      concurrency: 2,
+      bodyDigest: () => Promise.resolve(digest),
+    }).then(() => undefined, (error: unknown) => error);
+    assert.ok(error instanceof UploadFailure, `size ${size}`);
+    assert.equal(error.step, "read");
+    assert.ok(error.cause instanceof RangeError);
+    assert.equal(target.object, undefined, "nothing was stored");
+    assert.ok(!target.calls.some((call) => call.startsWith("complete") || call === "put"));
+    if (size > 4096) assert.deepEqual(target.aborted, ["upload-1"]);
   }
 });
 
@@ -316,7 +409,7 @@ Deno.test("uploadStream() rejects chunks that are not bytes", async () => {
 /** A target whose answers to put and complete get lost after the server acted on them. */
 class LostAnswerTarget extends FakeTarget {
   override async putObject(
-    put: { bytes: Uint8Array; md5: string; sha256: string },
+    put: { bytes: Uint8Array; sha256: string },
   ): Promise<string> {
     await super.putObject(put);
     throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });

@@ -7,6 +7,12 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** Called with the total number of bytes stored so far, growing to the object's size. */
   onProgress?: (bytes: number) => void;
+  /**
+   * For a producer that hashes the body anyway (an etcd snapshot): its size and hex SHA-256,
+   * asked for once the body ended. S3 then skips hashing the bytes for `sha256` and fails the
+   * upload, leaving no object, when the size differs; other storages may hash themselves.
+   */
+  bodyDigest?: () => Promise<{ size: number; sha256: string }>;
 }
 
 /** What {@linkcode Storage.put} stored. */

@@ -206,6 +206,7 @@ export class S3Storage implements Storage {
         inFlightGraceMs: IN_FLIGHT_GRACE_MS,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        ...(options.bodyDigest === undefined ? {} : { bodyDigest: options.bodyDigest }),
       });
       const out: PutResult = { key, size: result.size, sha256: result.sha256 };
       if (result.etag !== undefined) out.etag = result.etag;
@@ -392,16 +393,15 @@ export class S3Storage implements Storage {
     };
     return {
       async putObject(put, signal) {
-        const out = await client.send(
-          new PutObjectCommand({
-            ...common,
-            Metadata: { ...options.metadata, sha256: put.sha256 },
-            Body: put.bytes,
-            ContentLength: put.bytes.length,
-            ContentMD5: put.md5,
-          }),
-          { abortSignal: signal },
-        );
+        const command = new PutObjectCommand({
+          ...common,
+          Metadata: { ...options.metadata, sha256: put.sha256 },
+          Body: put.bytes,
+          ContentLength: put.bytes.length,
+        });
+        const out = await client.send(withPayloadHash(command, put.sha256), {
+          abortSignal: signal,
+        });
         return out.ETag;
       },
       createUpload: async (signal) => {
@@ -424,19 +424,18 @@ export class S3Storage implements Storage {
         return out.UploadId;
       },
       async uploadPart(uploadId, part, signal) {
-        const out = await client.send(
-          new UploadPartCommand({
-            Bucket: bucket,
-            Key: fullKey,
-            UploadId: uploadId,
-            PartNumber: part.number,
-            Body: part.bytes,
-            ContentLength: part.bytes.length,
-            ContentMD5: part.md5,
-            ...(withCrc ? { ChecksumAlgorithm: "CRC32" } : {}),
-          }),
-          { abortSignal: signal },
-        );
+        const command = new UploadPartCommand({
+          Bucket: bucket,
+          Key: fullKey,
+          UploadId: uploadId,
+          PartNumber: part.number,
+          Body: part.bytes,
+          ContentLength: part.bytes.length,
+          ...(withCrc ? { ChecksumAlgorithm: "CRC32" } : {}),
+        });
+        const out = await client.send(withPayloadHash(command, part.sha256), {
+          abortSignal: signal,
+        });
         if (out.ETag === undefined) throw new TypeError(`UploadPart returned no ETag`);
         const completed: CompletedPart = { PartNumber: part.number, ETag: out.ETag };
         if (out.ChecksumCRC32 !== undefined) completed.ChecksumCRC32 = out.ChecksumCRC32;
@@ -641,6 +640,8 @@ const HINTS: Record<string, string> = {
   InvalidStorageClass: 'fix "storageClass"',
   InvalidDigest: "the part's Content-MD5 was not accepted",
   BadDigest: "the bytes changed in transit (Content-MD5 mismatch): check the network",
+  XAmzContentSHA256Mismatch:
+    "the bytes changed in transit (their SHA-256 differs from the signed one): check the network",
   NotImplemented: 'the server does not support this request: try "checksums": "when_required"',
   SlowDown: 'the server asks to slow down: lower "concurrency" or retry later',
   ServiceUnavailable: 'the server is overloaded: lower "concurrency" or retry later',
@@ -845,6 +846,7 @@ const RETRYABLE_CODES = new Set([
   "RequestTimeout",
   "RequestTimeTooSkewed",
   "BadDigest",
+  "XAmzContentSHA256Mismatch",
   "SlowDown",
   "InternalError",
   "ServiceUnavailable",
@@ -869,6 +871,28 @@ function stepText(step: UploadStep, partNumber: number | undefined, attempts: nu
 
 function sendOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal === undefined ? {} : { abortSignal: signal };
+}
+
+/**
+ * Signs `sha256` (hex, computed while the part was read) as the payload hash: the server checks
+ * the body against it, which makes Content-MD5 redundant, and the SDK does not hash the body again.
+ */
+function withPayloadHash<C extends PutObjectCommand | UploadPartCommand>(
+  command: C,
+  sha256: string,
+): C {
+  // Both commands' stacks take the same middleware; their types differ only in input and output.
+  const stack = command.middlewareStack as PutObjectCommand["middlewareStack"];
+  stack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      // With `checksums: when_supported` the SDK may already have chosen what to sign.
+      if (request.headers !== undefined) request.headers["x-amz-content-sha256"] ??= sha256;
+      return next(args);
+    },
+    { step: "build", name: "snapcronPayloadHash" },
+  );
+  return command;
 }
 
 /** Adds `Content-MD5`: some S3-compatible servers demand it on DeleteObjects; the SDK sends CRC32. */
