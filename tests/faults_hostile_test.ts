@@ -179,14 +179,10 @@ serviceTest(
   },
 );
 
-// Needs src/etcd/_client.ts to read unary answers with readGatewayAnswer() (see the report of
-// issue 8's etcd part); until then an endless answer is read until the request timeout.
-const CLIENT_READS_BOUNDED = false;
-
-const ENDLESS_ANSWER =
-  "EtcdClient: an endless answer is cut at the answer limit and the next endpoint serves";
-if (CLIENT_READS_BOUNDED) {
-  serviceTest(ENDLESS_ANSWER, { services: ["etcd"] }, async ({ etcd }) => {
+serviceTest(
+  "EtcdClient: an endless answer is cut at the answer limit and the next endpoint serves",
+  { services: ["etcd"] },
+  async ({ etcd }) => {
     await withHostile("endless", async (hostile) => {
       const client = new EtcdClient({ endpoints: [hostile.url, etcd.url], timeoutMs: 5000 });
       try {
@@ -211,14 +207,8 @@ if (CLIENT_READS_BOUNDED) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.ok(hostile.stats.sent < 32 * 1024 * 1024, `server sent ${hostile.stats.sent} bytes`);
     });
-  });
-} else {
-  Deno.test({
-    name: `${ENDLESS_ANSWER} [ignored: needs src/etcd/_client.ts to use readGatewayAnswer()]`,
-    ignore: true,
-    fn() {},
-  });
-}
+  },
+);
 
 serviceTest(
   "EtcdClient: truncated JSON from an endpoint is reported with the endpoint, not crashed on",

@@ -14,7 +14,7 @@ import {
   markProtocol,
 } from "./_errors.ts";
 import { GrpcFrameDecoder } from "./_frames.ts";
-import { describeGatewayError, GatewayDecoder } from "./_gateway.ts";
+import { describeGatewayError, GatewayDecoder, readGatewayAnswer } from "./_gateway.ts";
 import { decodeSnapshotResponse } from "./_protobuf.ts";
 import { BodyReader, type ChunkDecoder, type SnapshotDigest, verifiedStream } from "./_stream.ts";
 
@@ -342,8 +342,7 @@ export class EtcdClient {
         body: JSON.stringify(body),
         signal: deadline.signal,
       });
-      const text = await response.text();
-      return { status: response.status, body: parseJson(text), text };
+      return await readGatewayAnswer(response, endpoint, what);
     } catch (error) {
       throw this.#unreached(error, endpoint, what, deadline);
     } finally {
@@ -452,12 +451,7 @@ export class EtcdClient {
         signal: deadline.signal,
       });
       if (response.status !== 200 || response.body === null) {
-        const text = await response.text();
-        throw gatewayFailure(endpoint, what, {
-          status: response.status,
-          body: parseJson(text),
-          text,
-        });
+        throw gatewayFailure(endpoint, what, await readGatewayAnswer(response, endpoint, what));
       }
     } catch (error) {
       deadline.dispose();
@@ -680,14 +674,6 @@ function parseStatus(endpoint: string, body: Record<string, unknown>): EtcdStatu
     raftIndex: text(body.raftIndex),
     revision: text(header.revision),
   };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function decodeGrpcMessage(message: string): string {

@@ -45,6 +45,9 @@ export class BodyReader {
       }
       if (result.done) return undefined;
       if (result.value.length > 0) return result.value;
+      // An empty read: wait a timer's turn before the next, so that a body answering empty reads
+      // forever cannot starve the timers (the caller's idle timeout among them) in a hot loop.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
 
