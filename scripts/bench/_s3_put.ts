@@ -3,7 +3,7 @@
  * measured like the peers: streams standard input into `s3://BUCKET/KEY` with
  * `S3Storage.put()` (16 MiB parts, 4 in flight) and prints the stored size.
  *
- *   deno run --allow-net --allow-env --allow-read scripts/bench/_s3_put.ts BUCKET KEY
+ *   deno run --allow-net --allow-env --allow-read --allow-sys=hostname,osRelease scripts/bench/_s3_put.ts BUCKET KEY
  *   (endpoint and credentials from the SNAPCRON_TEST_S3_* variables)
  */
 // s3.ts itself: the storage folder's mod.ts may load the S3 code lazily.
