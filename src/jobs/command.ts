@@ -121,14 +121,19 @@ async function runCommand(
 
   let sinking: Promise<SinkResult> | undefined;
   let stdoutDone: Promise<void>;
-  let exited = false;
-  /** Set when storing failed while the command still ran: the cause, not the SIGPIPE after. */
+  /** Set once the output stream was failed because the command failed. */
+  let commandFailed = false;
+  /**
+   * Set when storing failed on its own (a full disk, say), not because the command failed: that
+   * is the cause, not the SIGPIPE or SIGTERM the command dies of after.
+   */
   let sinkFailedFirst = false;
   if (options.stdoutSink) {
-    sinking = options.stdoutSink(untilSuccess(child.stdout, child.status), ctx);
+    const output = untilSuccess(child.stdout, child.status, () => commandFailed = true);
+    sinking = options.stdoutSink(output, ctx);
     // A sink that fails stops reading: stop the command too, or it blocks on a full pipe.
     sinking.catch(() => {
-      if (!exited) sinkFailedFirst = true;
+      if (!commandFailed) sinkFailedFirst = true;
       signalGroup("SIGTERM");
     });
     stdoutDone = sinking.then(() => {}, () => {});
@@ -146,7 +151,6 @@ async function runCommand(
   ]);
   try {
     const status = await child.status;
-    exited = true;
     // An upload may still be draining buffered output; it ends with the stream, or with the
     // job's timeout, which stops the whole process group.
     if (sinking) await stdoutDone;
@@ -209,10 +213,14 @@ function cannotRun(
   return { exitStatus: why === "denied" ? 126 : 127, error: message };
 }
 
-/** `stream`, ending only once `status` says the command succeeded, and erroring otherwise. */
+/**
+ * `stream`, ending only once `status` says the command succeeded, and erroring otherwise (after
+ * calling `onFailure`).
+ */
 function untilSuccess(
   stream: ReadableStream<Uint8Array>,
   status: Promise<Deno.CommandStatus>,
+  onFailure: () => void,
 ): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   return new ReadableStream<Uint8Array>({
@@ -221,6 +229,7 @@ function untilSuccess(
       if (!done) return controller.enqueue(value);
       const { success, code, signal } = await status;
       if (success) return controller.close();
+      onFailure();
       controller.error(
         new Error(
           `the command ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`,

@@ -67,6 +67,40 @@ Deno.test("runJob() records output, exit status and pid of a command", async () 
   );
 });
 
+Deno.test("runJob() reports a failed output store, not the SIGPIPE the command died of after", async () => {
+  const job = commandJob("dump", {
+    shell: "yes dump",
+    stdoutSink: async (stdout) => {
+      const reader = stdout.getReader();
+      await reader.read();
+      // A full disk, say: the store stops reading; the command dies of SIGPIPE before the store
+      // has finished failing.
+      await reader.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      throw new Error("no space left on device");
+    },
+  });
+  const record = await runJob(job, { log });
+  assert.deepEqual(record.result, "failure");
+  assert.deepEqual(record.exitStatus, 1);
+  assert.deepEqual(record.error, "Storing the output failed: no space left on device");
+});
+
+Deno.test("runJob() reports a failed command, not the store it made fail", async () => {
+  const job = commandJob("dump", {
+    shell: "echo partial; exit 3",
+    stdoutSink: async (stdout) => {
+      for await (const _ of stdout) {
+        // Stored.
+      }
+      return {};
+    },
+  });
+  const record = await runJob(job, { log });
+  assert.deepEqual(record.exitStatus, 3);
+  assert.deepEqual(record.error, "Command exited with status 3");
+});
+
 Deno.test("runJob() passes env and workdir to the command", async () => {
   const dir = await Deno.makeTempDir();
   try {
