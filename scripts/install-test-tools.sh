@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools some tests drive, when they are missing: promtool (Debian "prometheus",
-# checks the /metrics exposition) and Chromium (Debian "chromium", renders the dashboard).
+# checks the /metrics exposition), Chromium (Debian "chromium", renders the dashboard) and
+# stunnel4 (a TLS proxy requiring client certificates in front of the Elasticsearch test node).
 # Needs root or sudo for apt-get; without either it says what is missing and stops, and the
 # tests that need the tools are reported as ignored (under CI=true they fail).
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v stunnel4 >/dev/null 2>&1 || missing+=(stunnel4)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

@@ -13,7 +13,16 @@ import {
 } from "../jobs/mod.ts";
 import { backupPolicyFromKeys, formatPlan } from "../retention/mod.ts";
 import { closestName } from "./_names.ts";
-import { EXIT, loadConfigFrom, makeLogger, parseFlags, print, UsageError } from "./_common.ts";
+import {
+  EXIT,
+  loadConfigFrom,
+  makeLogger,
+  parseFlags,
+  print,
+  printError,
+  UsageError,
+} from "./_common.ts";
+import type { RestoreProgress } from "../elasticsearch/mod.ts";
 import { formatBytes } from "../storage/mod.ts";
 import { Storages } from "./_jobs.ts";
 
@@ -49,7 +58,8 @@ writes it to FILE. For etcd it also checks etcd's own hash and prints the comman
 that finishes the restore.
 
 Elasticsearch jobs: restores SNAPSHOT (or "latest", the newest successful one of the
-job) and waits for it. Restoring over an open index is refused unless
+job) and waits for it, printing its progress (shards and bytes recovered) to stderr
+at most once a second; exits 1 naming the cause when a shard cannot be recovered. Restoring over an open index is refused unless
 --close-existing closes it first; --rename-pattern/--rename-replacement restore
 next to the live indices instead (e.g. --rename-pattern "(.+)" --rename-replacement
 "restored-$1"). The cluster state is left alone unless --include-global-state.`;
@@ -430,21 +440,84 @@ async function restoreSnapshot(
       await client.closeIndices(open);
     }
     print(`Restoring ${targets.length} indices from "${snapshot.snapshot}"…`);
+    // Restoring every index of the snapshot: its shard count is known before any shard starts.
+    const expected = options.indices === undefined ? snapshot.shards.successful : 0;
+    const started = performance.now();
+    let seen: RestoreProgress | undefined;
+    let shown = "";
+    let shownAt = 0;
     const result = await client.restoreSnapshot(es.repository.name, snapshot.snapshot, {
       indices: chosen,
       include_global_state: options.includeGlobalState,
       ...(options.renamePattern !== undefined
         ? { rename_pattern: options.renamePattern, rename_replacement: options.renameReplacement! }
         : {}),
-    }, { waitForCompletion: true });
+    }, {
+      waitForCompletion: true,
+      targets,
+      onProgress: (progress) => {
+        seen = progress;
+        const line = restoreProgressLine(snapshot.snapshot, progress, expected);
+        // An unchanged line every second is noise: repeat it every 10 s to show it is alive.
+        if (line === shown && performance.now() - shownAt < 10_000) return;
+        shown = line;
+        shownAt = performance.now();
+        printError(line);
+      },
+    });
+    const took = `${((performance.now() - started) / 1000).toFixed(1)}s`;
+    const size = seen && seen.bytesTotal > 0 ? `, ${formatBytes(seen.bytesTotal)}` : "";
+    const { failed, successful, total } = result.shards;
+    if (failed > 0) {
+      const shards = await client.unassignedShards(result.indices).catch(() => []);
+      for (const shard of shards) {
+        printError(
+          `  index "${shard.index}" shard ${shard.shard}: ${shard.reason}` +
+            (shard.detail ? `: ${shard.detail}` : ""),
+        );
+      }
+      printError(
+        `Restore of "${snapshot.snapshot}" failed: ${failed} of ${total} shards could not be ` +
+          `recovered (${successful} restored in ${took}); the indices with failed shards are red: ` +
+          "fix the cause above, delete them and restore again",
+      );
+      return EXIT.failed;
+    }
     print(
-      `Restored ${result.indices.length} indices (${result.shards.successful}/${result.shards.total} shards)` +
-        (result.shards.failed > 0 ? `, ${result.shards.failed} shards failed` : ""),
+      `Restored ${result.indices.length} indices (${successful}/${total} shards${size}) in ${took}`,
     );
-    return result.shards.failed > 0 ? EXIT.failed : EXIT.ok;
+    return EXIT.ok;
   } finally {
     await client.close();
   }
+}
+
+/** `Restoring "s": 3/5 shards, 1.2 MiB of 4 MiB (30%); in progress: a 12%, b 80%`. */
+function restoreProgressLine(
+  snapshot: string,
+  progress: RestoreProgress,
+  expected: number,
+): string {
+  const total = Math.max(progress.shardsTotal, expected);
+  const percent = progress.bytesTotal > 0
+    ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100)
+    : total > 0
+    ? Math.floor((progress.shardsDone / total) * 100)
+    : 0;
+  let line = `Restoring "${snapshot}": ${progress.shardsDone}/${total} shards, ` +
+    `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%)`;
+  const running = Object.entries(progress.indices)
+    .filter(([, index]) => index.shardsDone < index.shardsTotal);
+  if (Object.keys(progress.indices).length > 1 && running.length > 0) {
+    const shown = running.slice(0, 3).map(([name, index]) =>
+      `${name} ${
+        index.bytesTotal > 0 ? Math.floor((index.bytesDone / index.bytesTotal) * 100) : 0
+      }%`
+    );
+    if (running.length > 3) shown.push(`${running.length - 3} more`);
+    line += `; in progress: ${shown.join(", ")}`;
+  }
+  return line;
 }
 
 /** `snapcron verify JOB`: can the job reach what it needs? */

@@ -12,7 +12,14 @@ import {
   isDateMathName,
   validateSnapshotName,
 } from "./_names.ts";
-import { progressFromStatus, type SnapshotProgress } from "./_progress.ts";
+import {
+  progressFromRecovery,
+  progressFromStatus,
+  type RestoreProgress,
+  type SnapshotProgress,
+  type UnassignedShard,
+  unassignedShards,
+} from "./_progress.ts";
 import { type ShardCounts, type SnapshotInfo, toSnapshotInfo } from "./_types.ts";
 
 /** Credentials: basic, an API key (the base64 `encoded` form) or a bearer token. */
@@ -129,6 +136,19 @@ export interface RestoreSnapshotBody {
   include_aliases?: boolean;
   partial?: boolean;
   index_settings?: Record<string, unknown>;
+}
+
+/** Options of {@linkcode EsClient.restoreSnapshot}. */
+export interface RestoreOptions extends WaitOptions {
+  /**
+   * While waiting for completion: called with the shards' recovery progress, one status
+   * request at a time and at most one per `intervalMs`.
+   */
+  onProgress?: (progress: RestoreProgress) => void;
+  /** Time between progress requests; default and minimum 1000 ms. */
+  intervalMs?: number;
+  /** Names the restored indices get (after renaming), so that only their recovery is asked. */
+  targets?: readonly string[];
 }
 
 /** Outcome of a restore; counts are known only when it was waited for. */
@@ -489,15 +509,39 @@ export class EsClient {
   /**
    * Restores indices from a snapshot. The server refuses to restore over an open index
    * (`snapshot_restore_exception`): check with {@linkcode EsClient.openIndices} first or rename.
+   * When waiting with `onProgress`, the shards' recovery (`GET /{targets}/_recovery`, on
+   * Elasticsearch and OpenSearch alike) is polled beside the waiting request, which alone
+   * decides the outcome: its shard counts include the shards whose recovery failed, which
+   * `_recovery` stops listing.
    */
   async restoreSnapshot(
     repo: string,
     name: string,
     body: RestoreSnapshotBody,
-    options: WaitOptions,
+    options: RestoreOptions,
   ): Promise<RestoreResult> {
     validatePlainName(name);
-    const answer = await this.#send({
+    const watching = new AbortController();
+    const watched = options.waitForCompletion && options.onProgress
+      ? this.#watchRestore(repo, name, options, watching.signal)
+      : Promise.resolve();
+    let answer: HttpAnswer;
+    try {
+      answer = await this.#sendRestore(repo, name, body, options);
+    } finally {
+      watching.abort();
+      await watched;
+    }
+    return restoreResult(this.#ok(answer), name);
+  }
+
+  async #sendRestore(
+    repo: string,
+    name: string,
+    body: RestoreSnapshotBody,
+    options: WaitOptions,
+  ): Promise<HttpAnswer> {
+    return await this.#send({
       method: "POST",
       path: `/_snapshot/${encodeName(repo, "repository")}/${encodeSnapshotName(name)}/_restore`,
       query: { ...(await this.#masterQuery()), wait_for_completion: options.waitForCompletion },
@@ -506,29 +550,77 @@ export class EsClient {
         (options.waitForCompletion ? DEFAULT_WAIT_TIMEOUT_MS : this.#timeoutMs),
       ...signalOf(options),
     });
-    const out = this.#ok(answer);
-    const restored = isRecord(out) && isRecord(out.snapshot) ? out.snapshot : undefined;
-    if (restored === undefined) {
-      return {
-        snapshot: name,
-        completed: false,
-        indices: [],
-        shards: { total: 0, failed: 0, successful: 0 },
-      };
-    }
-    const shards = isRecord(restored.shards) ? restored.shards : {};
-    return {
-      snapshot: name,
-      completed: true,
-      indices: Array.isArray(restored.indices)
-        ? restored.indices.filter((i) => typeof i === "string")
-        : [],
-      shards: {
-        total: count(shards.total),
-        failed: count(shards.failed),
-        successful: count(shards.successful),
+  }
+
+  /** Polls the recovery of a restore until `stop` aborts; a failed poll is only logged. */
+  async #watchRestore(
+    repo: string,
+    name: string,
+    options: RestoreOptions,
+    stop: AbortSignal,
+  ): Promise<void> {
+    const interval = Math.max(MIN_POLL_INTERVAL_MS, options.intervalMs ?? MIN_POLL_INTERVAL_MS);
+    const signal = AbortSignal.any([stop, ...(options.signal ? [options.signal] : [])]);
+    const targets = options.targets ?? [];
+    const path = targets.length > 0
+      ? `/${targets.map((i) => encodeName(i, "index")).join(",")}`
+      : "";
+    const request: HttpRequest = {
+      method: "GET",
+      path: `${path}/_recovery`,
+      query: {
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        filter_path: "*.shards.stage,*.shards.source.repository,*.shards.source.snapshot," +
+          "*.shards.index.size.total_in_bytes,*.shards.index.size.recovered_in_bytes",
       },
+      signal,
     };
+    // Many targets would make the URL too long: ask every index's recovery and filter here.
+    if (this.#transport.maxUrlLength(request) > MAX_URL_LENGTH) request.path = "/_recovery";
+    let failures = 0;
+    try {
+      for (;;) {
+        await sleep(this.#clock, interval, signal);
+        try {
+          const body = this.#ok(await this.#send(request));
+          options.onProgress?.(progressFromRecovery(body, repo, name));
+        } catch (error) {
+          if (signal.aborted) return;
+          // Progress is a courtesy: the restore's own answer decides the outcome.
+          if (failures++ === 0) {
+            this.#log.warn("Cannot read the restore's progress", {
+              error: (error as Error).message,
+            });
+          }
+        }
+      }
+    } catch {
+      // Stopped: the restore answered, or the caller gave up.
+    }
+  }
+
+  /**
+   * The unassigned shards of `indices` with the server's reason, e.g. why the recovery of a
+   * restored shard failed.
+   */
+  async unassignedShards(
+    indices: readonly string[],
+    options: CallOptions = {},
+  ): Promise<UnassignedShard[]> {
+    if (indices.length === 0) return [];
+    const body = this.#ok(
+      await this.#send({
+        method: "GET",
+        path: `/_cat/shards/${indices.map((name) => encodeName(name, "index")).join(",")}`,
+        query: {
+          format: "json",
+          h: "index,shard,prirep,state,unassigned.reason,unassigned.details",
+        },
+        ...signalOf(options),
+      }),
+    );
+    return unassignedShards(body);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -817,6 +909,32 @@ async function createHttpClient(
     options.key = await read(tls.keyFile, "client key");
   }
   return Deno.createHttpClient(options as Deno.CreateHttpClientOptions);
+}
+
+/** Reads a restore's answer: the counts when it was waited for, else just "accepted". */
+function restoreResult(out: unknown, name: string): RestoreResult {
+  const restored = isRecord(out) && isRecord(out.snapshot) ? out.snapshot : undefined;
+  if (restored === undefined) {
+    return {
+      snapshot: name,
+      completed: false,
+      indices: [],
+      shards: { total: 0, failed: 0, successful: 0 },
+    };
+  }
+  const shards = isRecord(restored.shards) ? restored.shards : {};
+  return {
+    snapshot: name,
+    completed: true,
+    indices: Array.isArray(restored.indices)
+      ? restored.indices.filter((i) => typeof i === "string")
+      : [],
+    shards: {
+      total: count(shards.total),
+      failed: count(shards.failed),
+      successful: count(shards.successful),
+    },
+  };
 }
 
 function invalidAnswer(answer: HttpAnswer, reason: string): EsError {

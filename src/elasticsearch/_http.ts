@@ -116,7 +116,9 @@ export class Transport {
       type: last?.kind ?? "connection_error",
       status: last?.status ?? 0,
       reason: failures.map((failure) => failure.message).join("; ") +
-        " (check the URLs, the network and that the cluster is up)",
+        (failures.every((failure) => failure.message.includes(": TLS handshake failed: "))
+          ? ""
+          : " (check the URLs, the network and that the cluster is up)"),
       method: request.method,
       url: this.urlOf(urls[this.#current] ?? "", request),
     });
@@ -202,9 +204,46 @@ export class Transport {
     if (timeout.aborted) {
       return new AttemptFailure("timeout", `"${url}" did not answer within ${timeoutMs} ms`);
     }
-    const message = error instanceof Error ? error.message : String(error);
-    return new AttemptFailure("connection_error", `"${url}" is unreachable: ${message}`);
+    const message = causeChain(error);
+    const hint = tlsHint(message);
+    return new AttemptFailure(
+      "connection_error",
+      hint
+        ? `"${url}": TLS handshake failed: ${message} (${hint})`
+        : `"${url}" is unreachable: ${message}`,
+    );
   }
+}
+
+/** `fetch failed: received fatal alert: …`: fetch hides the useful part in its causes. */
+function causeChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let cause = error, depth = 0; cause !== undefined && depth < 5; depth++) {
+    const text = cause instanceof Error ? cause.message : String(cause);
+    if (text !== "" && !parts.some((part) => part.includes(text))) parts.push(text);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
+/** What to set when a TLS handshake failed, from the words rustls uses; undefined otherwise. */
+function tlsHint(message: string): string | undefined {
+  if (/CertificateRequired/i.test(message)) {
+    return 'the server requires a client certificate: set "cert_file" and "key_file"';
+  }
+  if (
+    /fatal alert: (UnknownCA|BadCertificate|CertificateUnknown|DecryptError|AccessDenied)/i.test(
+      message,
+    )
+  ) {
+    return 'the server refused the client certificate: "cert_file" must be signed by a CA it trusts';
+  }
+  if (/invalid peer certificate/i.test(message)) {
+    return /NotValidForName/i.test(message)
+      ? "the server's certificate does not name this host: use the host name it was issued for"
+      : 'the server\'s certificate is not trusted: set "ca_file" to the CA that signed it';
+  }
+  return undefined;
 }
 
 /**

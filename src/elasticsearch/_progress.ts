@@ -44,3 +44,92 @@ function sizeOf(value: unknown): number | undefined {
 function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) ? value : 0;
 }
+
+/** Progress of one index, or of a whole restore. */
+export interface RecoveryCounts {
+  shardsDone: number;
+  shardsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** Progress of a restore: totals and each index, from the shards' recoveries. */
+export interface RestoreProgress extends RecoveryCounts {
+  indices: Record<string, RecoveryCounts>;
+}
+
+/**
+ * Sums the shard recoveries of an answer of `GET /{indices}/_recovery` that restore `snapshot`
+ * of `repository`. Shards still waiting to be allocated are not listed, so the shard total
+ * can grow while the restore runs.
+ */
+export function progressFromRecovery(
+  body: unknown,
+  repository: string,
+  snapshot: string,
+): RestoreProgress {
+  const progress: RestoreProgress = {
+    shardsDone: 0,
+    shardsTotal: 0,
+    bytesDone: 0,
+    bytesTotal: 0,
+    indices: {},
+  };
+  for (const [index, entry] of Object.entries(isRecord(body) ? body : {})) {
+    const shards = isRecord(entry) && Array.isArray(entry.shards) ? entry.shards : [];
+    for (const shard of shards) {
+      if (!isRecord(shard) || !isRecord(shard.source)) continue;
+      if (shard.source.snapshot !== snapshot || shard.source.repository !== repository) continue;
+      const size = isRecord(shard.index) && isRecord(shard.index.size) ? shard.index.size : {};
+      const counts = progress.indices[index] ??= {
+        shardsDone: 0,
+        shardsTotal: 0,
+        bytesDone: 0,
+        bytesTotal: 0,
+      };
+      const done = shard.stage === "DONE" ? 1 : 0;
+      const total = count(size.total_in_bytes);
+      // `recovered` leaves out what was reused from local files; a finished shard counts whole.
+      const recovered = done ? total : Math.min(total, count(size.recovered_in_bytes));
+      for (const target of [counts, progress]) {
+        target.shardsDone += done;
+        target.shardsTotal += 1;
+        target.bytesDone += recovered;
+        target.bytesTotal += total;
+      }
+    }
+  }
+  return progress;
+}
+
+/** A shard that is not allocated, and why, from `GET /_cat/shards?format=json`. */
+export interface UnassignedShard {
+  index: string;
+  shard: number;
+  primary: boolean;
+  /** `ALLOCATION_FAILED`, `NEW_INDEX_RESTORED`…: the server's word. */
+  reason: string;
+  /** The deepest cause the server gives, one line, without the stack trace. */
+  detail: string;
+}
+
+/** The unassigned shards of a `_cat/shards` answer (`h=index,shard,prirep,state,...`). */
+export function unassignedShards(body: unknown): UnassignedShard[] {
+  const rows = Array.isArray(body) ? body : [];
+  return rows.filter((row) => isRecord(row) && row.state === "UNASSIGNED").map((row) => ({
+    index: String(row.index),
+    shard: Number(row.shard),
+    primary: row.prirep === "p",
+    reason: typeof row["unassigned.reason"] === "string" ? row["unassigned.reason"] : "",
+    detail: rootCause(row["unassigned.details"]),
+  }));
+}
+
+/** The last `Caused by:` of a Java stack trace (or its first line), capped. */
+function rootCause(details: unknown): string {
+  if (typeof details !== "string" || details === "") return "";
+  const lines = details.split("\n").filter((line) => !/^\s*(at |\.\.\.)/.test(line));
+  const causes = lines.filter((line) => line.startsWith("Caused by: "));
+  const line = (causes[causes.length - 1]?.slice("Caused by: ".length) ?? lines[0] ?? "").trim();
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}

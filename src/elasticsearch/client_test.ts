@@ -507,3 +507,32 @@ Deno.test("EsClient trusts a private CA given as caFile", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("EsClient names the TLS key to set when a handshake fails", async () => {
+  // What Deno's fetch throws, the rustls words in its cause (seen against stunnel here).
+  const causes = {
+    "received fatal alert: CertificateRequired":
+      /TLS handshake failed: fetch failed: received fatal alert: CertificateRequired \(the server requires a client certificate: set "cert_file" and "key_file"\)$/,
+    "received fatal alert: UnknownCA":
+      /TLS handshake failed: .* \(the server refused the client certificate: "cert_file" must be signed by a CA it trusts\)$/,
+    "client error (Connect): invalid peer certificate: UnknownIssuer":
+      /TLS handshake failed: .* \(the server's certificate is not trusted: set "ca_file" to the CA that signed it\)$/,
+    "client error (Connect): invalid peer certificate: NotValidForName":
+      /\(the server's certificate does not name this host: use the host name it was issued for\)$/,
+    "client error (Connect): tcp connect error: Connection refused (os error 111)":
+      /is unreachable: fetch failed: client error \(Connect\): tcp connect error: Connection refused \(os error 111\) \(check the URLs, the network and that the cluster is up\)$/,
+  };
+  for (const [cause, expected] of Object.entries(causes)) {
+    const failing: typeof fetch = () =>
+      Promise.reject(new TypeError("fetch failed", { cause: new Error(cause) }));
+    const client = new EsClient({ urls: ["https://es.example:9200"], fetch: failing });
+    try {
+      const error = await client.info().then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof EsError);
+      assert.equal(error.type, "connection_error");
+      assert.match(error.message, expected);
+    } finally {
+      await client.close();
+    }
+  }
+});

@@ -14,13 +14,19 @@ export {
   type EsInfo,
   type ListSnapshotsOptions,
   type RepositorySpec,
+  type RestoreOptions,
   type RestoreResult,
   type RestoreSnapshotBody,
   type VerifiedNode,
   type WaitForSnapshotOptions,
   type WaitOptions,
 } from "./_client.ts";
-export type { SnapshotProgress } from "./_progress.ts";
+export type {
+  RecoveryCounts,
+  RestoreProgress,
+  SnapshotProgress,
+  UnassignedShard,
+} from "./_progress.ts";
 export { type Classification, type ClassifyOptions, classifySnapshot } from "./_classify.ts";
 export { type EsClientErrorType, EsError, type EsErrorInit } from "./_errors.ts";
 export {

@@ -218,14 +218,32 @@ async function createWithRetry(
       });
     } catch (error) {
       // Another snapshot or a deletion holds the repository: wait our turn, within the deadline.
-      if (!(error instanceof EsError) || !error.retryable || ctx.signal.aborted) throw error;
+      // Only an answer saying so is waited out: after a lost connection the snapshot may have
+      // started anyway, and a cluster that is down must fail the run, not hold it until its
+      // timeout (or forever, without one).
+      if (!isBusyAnswer(error) || ctx.signal.aborted) throw error;
       ctx.log.warn(`Cannot start the snapshot yet (${error.type}): retrying`, {
         attempt,
         wait_ms: wait,
       });
-      await delay(wait, ctx.signal);
+      try {
+        await delay(wait, ctx.signal);
+      } catch (stopped) {
+        // The deadline came first: say what kept the snapshot from starting.
+        ctx.stderr(
+          `Could not start snapshot "${name}" in ${attempt} attempt(s) before the run ended: ` +
+            `${error.message}\n`,
+        );
+        throw stopped;
+      }
     }
   }
+}
+
+/** The server answered that another snapshot operation is in the way (HTTP 503, 400 or 429). */
+function isBusyAnswer(error: unknown): error is EsError {
+  return error instanceof EsError && error.retryable && error.status > 0 &&
+    error.type !== "bad_gateway";
 }
 
 /**
