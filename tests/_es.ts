@@ -5,7 +5,7 @@
  * data directory.
  */
 import { freePort } from "./_cli.ts";
-import type { EsTestEnv } from "./_helpers.ts";
+import { type EsTestEnv, fetchJson } from "./_helpers.ts";
 
 /** The user scripts/services.sh runs Elasticsearch as (it refuses to run as root). */
 const ES_USER = "snapcron-es";
@@ -210,4 +210,47 @@ cluster.routing.allocation.disk.threshold_enabled: false
     throw error;
   }
   return { url, repoPath: `${dir}/repo`, version: shared.version, dir, stop, start, close };
+}
+
+/** A JSON request to a node at `url`: its parsed answer; an HTTP error status throws with the body. */
+export async function esRequest(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const answer = await fetchJson(`${url}${path}`, { method, ...(body ? { body } : {}) });
+  if (answer.status >= 300) {
+    throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+  }
+  return answer.body as Record<string, unknown>;
+}
+
+/**
+ * Adds `docs` documents to `index` (created on first write when missing) in one refreshed bulk
+ * request; with `textBytes`, each carries that much incompressible text, so that copying it
+ * takes time under a throttled repository.
+ */
+export async function bulkDocs(
+  url: string,
+  index: string,
+  docs: number,
+  textBytes = 0,
+): Promise<void> {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const lines = [];
+  for (let n = 0; n < docs; n++) {
+    const random = crypto.getRandomValues(new Uint8Array(textBytes));
+    const text = Array.from(random, (byte) => alphabet[byte % alphabet.length]).join("");
+    lines.push(JSON.stringify({ index: {} }), JSON.stringify(textBytes ? { n, text } : { n }));
+  }
+  const response = await fetch(`${url}/${index}/_bulk?refresh=true`, {
+    method: "POST",
+    headers: { "content-type": "application/x-ndjson" },
+    body: lines.join("\n") + "\n",
+  });
+  const text = await response.text();
+  if (response.status !== 200 || (JSON.parse(text) as { errors?: boolean }).errors !== false) {
+    throw new Error(`Bulk indexing into ${index}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  }
 }

@@ -2,15 +2,12 @@
 // against the real Elasticsearch test node, each test in its own repository and indices.
 import assert from "node:assert/strict";
 import { collect, freePort, snapcron, tempConfig, waitFor } from "./_cli.ts";
+import { bulkDocs, esRequest } from "./_es.ts";
 import { makeCertificates, type TlsFiles } from "./_etcd.ts";
 import { type EsTestEnv, fetchJson, isCi, serviceTest, uniqueName } from "./_helpers.ts";
 
-async function es(env: EsTestEnv, method: string, path: string, body?: unknown) {
-  const answer = await fetchJson(`${env.url}${path}`, { method, ...(body ? { body } : {}) });
-  if (answer.status >= 300) {
-    throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
-  }
-  return answer.body as Record<string, unknown>;
+function es(env: EsTestEnv, method: string, path: string, body?: unknown) {
+  return esRequest(env.url, method, path, body);
 }
 
 /** Creates `index` with `docs` documents; with `textBytes`, each carries that much random text. */
@@ -21,24 +18,7 @@ async function makeIndex(
   textBytes = 0,
 ): Promise<void> {
   await es(env, "PUT", `/${index}`, { settings: { number_of_shards: 1, number_of_replicas: 0 } });
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  const lines = [];
-  for (let i = 0; i < docs; i++) {
-    // Incompressible text, so that copying it takes time under a throttled repository.
-    const random = crypto.getRandomValues(new Uint8Array(textBytes));
-    const text = Array.from(random, (byte) => alphabet[byte % alphabet.length]).join("");
-    lines.push(
-      JSON.stringify({ index: {} }),
-      JSON.stringify(textBytes ? { n: i, text } : { n: i }),
-    );
-  }
-  const response = await fetch(`${env.url}/${index}/_bulk?refresh=true`, {
-    method: "POST",
-    headers: { "content-type": "application/x-ndjson" },
-    body: lines.join("\n") + "\n",
-  });
-  await response.body?.cancel();
-  assert.equal(response.status, 200);
+  await bulkDocs(env.url, index, docs, textBytes);
 }
 
 async function count(env: EsTestEnv, index: string): Promise<number> {

@@ -7,6 +7,7 @@ import {
   EsError,
   type SnapshotProgress,
 } from "../src/elasticsearch/mod.ts";
+import { bulkDocs } from "./_es.ts";
 import { type EsTestEnv, fetchJson, serviceTest, uniqueName } from "./_helpers.ts";
 
 const ES = { services: ["es"] } as const;
@@ -116,22 +117,7 @@ async function makeIndex(
     },
   });
   assert.equal(created.status, 200, `index creation answered ${JSON.stringify(created.body)}`);
-  if (options.docs === 0) return;
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  const lines: string[] = [];
-  for (let i = 0; i < options.docs; i++) {
-    const random = crypto.getRandomValues(new Uint8Array(options.docBytes ?? 100));
-    const text = Array.from(random, (byte) => alphabet[byte % alphabet.length]).join("");
-    lines.push('{"index":{}}', JSON.stringify({ n: i, text }));
-  }
-  const response = await fetch(`${es.url}/${index}/_bulk?refresh=true`, {
-    method: "POST",
-    headers: { "content-type": "application/x-ndjson" },
-    body: lines.join("\n") + "\n",
-  });
-  const result = await response.json() as { errors: boolean };
-  assert.equal(response.status, 200);
-  assert.equal(result.errors, false);
+  if (options.docs > 0) await bulkDocs(es.url, index, options.docs, options.docBytes ?? 100);
 }
 
 async function docCount(es: EsTestEnv, index: string): Promise<number> {

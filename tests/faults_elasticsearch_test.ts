@@ -7,36 +7,15 @@
 import assert from "node:assert/strict";
 import { EsClient, EsError } from "../src/elasticsearch/mod.ts";
 import { collect, freePort, snapcron, spawnSnapcron, tempConfig, waitFor } from "./_cli.ts";
-import { type PrivateEs, startPrivateEs } from "./_es.ts";
+import { bulkDocs, esRequest, type PrivateEs, startPrivateEs } from "./_es.ts";
 import { type EsTestEnv, fetchJson, serviceTest, uniqueName } from "./_helpers.ts";
 
-async function es(env: EsTestEnv, method: string, path: string, body?: unknown) {
-  const answer = await fetchJson(`${env.url}${path}`, { method, ...(body ? { body } : {}) });
-  if (answer.status >= 300) {
-    throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
-  }
-  return answer.body as Record<string, unknown>;
+function es(env: EsTestEnv, method: string, path: string, body?: unknown) {
+  return esRequest(env.url, method, path, body);
 }
 
-/**
- * Adds `docs` documents to `index` (created when missing), so that a snapshot has new files;
- * with `textBytes`, each carries that much incompressible text, so that copies take time.
- */
-async function addDocs(env: EsTestEnv, index: string, docs: number, textBytes = 0): Promise<void> {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  const lines = [];
-  for (let i = 0; i < docs; i++) {
-    const random = crypto.getRandomValues(new Uint8Array(textBytes));
-    const text = Array.from(random, (byte) => alphabet[byte % alphabet.length]).join("");
-    lines.push(JSON.stringify({ index: {} }), JSON.stringify(textBytes ? { i, text } : { i }));
-  }
-  const response = await fetch(`${env.url}/${index}/_bulk?refresh=true`, {
-    method: "POST",
-    headers: { "content-type": "application/x-ndjson" },
-    body: lines.join("\n") + "\n",
-  });
-  await response.body?.cancel();
-  assert.equal(response.status, 200);
+function addDocs(env: EsTestEnv, index: string, docs: number, textBytes = 0): Promise<void> {
+  return bulkDocs(env.url, index, docs, textBytes);
 }
 
 interface Fixture {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { snapcron, tempConfig } from "./_cli.ts";
+import { bulkDocs, esRequest } from "./_es.ts";
 import { withBucket } from "./_s3.ts";
 import { fetchJson, isCi, type S3TestEnv, serviceTest, uniqueName } from "./_helpers.ts";
 
@@ -44,33 +45,16 @@ function openSearchS3Test(
   });
 }
 
-async function os(url: string, method: string, path: string, body?: unknown) {
-  const answer = await fetchJson(`${url}${path}`, { method, ...(body ? { body } : {}) });
-  if (answer.status >= 300) {
-    throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
-  }
-  return answer.body as Record<string, unknown>;
-}
-
 async function makeIndex(url: string, index: string, docs: number): Promise<void> {
-  await os(url, "PUT", `/${index}`, { settings: { number_of_shards: 1, number_of_replicas: 0 } });
-  const lines = [];
-  for (let i = 0; i < docs; i++) {
-    lines.push(JSON.stringify({ index: {} }), JSON.stringify({ n: i, text: `doc ${i}` }));
-  }
-  const response = await fetch(`${url}/${index}/_bulk?refresh=true`, {
-    method: "POST",
-    headers: { "content-type": "application/x-ndjson" },
-    body: lines.join("\n") + "\n",
+  await esRequest(url, "PUT", `/${index}`, {
+    settings: { number_of_shards: 1, number_of_replicas: 0 },
   });
-  const result = await response.json();
-  assert.equal(response.status, 200);
-  assert.equal(result.errors, false, JSON.stringify(result).slice(0, 500));
+  await bulkDocs(url, index, docs);
 }
 
 async function count(url: string, index: string): Promise<number> {
-  await os(url, "POST", `/${index}/_refresh`);
-  const body = await os(url, "GET", `/${index}/_count`);
+  await esRequest(url, "POST", `/${index}/_refresh`);
+  const body = await esRequest(url, "GET", `/${index}/_count`);
   return body.count as number;
 }
 
@@ -93,7 +77,7 @@ async function keysUnder(client: S3Client, bucket: string, prefix: string): Prom
 
 /** Waits until the restored index's primaries are started (restore returns before that). */
 async function waitGreen(url: string, index: string): Promise<void> {
-  const health = await os(
+  const health = await esRequest(
     url,
     "GET",
     `/_cluster/health/${index}?wait_for_status=green&timeout=30s`,
@@ -145,7 +129,7 @@ openSearchS3Test(
         assert.equal(snapshots[0]?.state, "SUCCESS", listed.stdout);
 
         // OpenSearch itself sees one snapshot, and it lives in the bucket.
-        const inRepo = await os(url, "GET", `/_snapshot/${repo}/_all`);
+        const inRepo = await esRequest(url, "GET", `/_snapshot/${repo}/_all`);
         assert.equal((inRepo.snapshots as unknown[]).length, 1, JSON.stringify(inRepo));
         // The repository's root blobs are under base_path; OpenSearch 3.x puts shard data under
         // a hashed prefix before it (`<bits>/snapshots/indices/…`, shard_path_type

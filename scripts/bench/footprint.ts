@@ -33,6 +33,18 @@ import {
   writeSection,
 } from "./_common.ts";
 
+/** What was tried against the idle RSS target, measured by hand on 2026-11-26 (kept with the bench). */
+const PROFILE_NOTES =
+  `Tried against the 60 MiB target (2026-11-26, same machine, medians of 3–5 interleaved runs):
+the V8 flag above, 79.8 → 74.8 MiB, adopted; loading the etcd/Elasticsearch/retention job code on a
+job's first run, no change (the CLI's other commands load it statically anyway; with those made lazy
+too, −0.9 MiB), not adopted; parsing the config (yaml + zod) in a Worker that is terminated after,
+71 → 78 MiB (a second isolate costs more than the modules it keeps out), not adopted;
+\`MALLOC_ARENA_MAX\`, \`MALLOC_TRIM_THRESHOLD_\`, \`MALLOC_MMAP_THRESHOLD_\`, no effect;
+\`--no-code-cache\`, −3 MiB but 80–250 ms slower to start, not adopted. Of the idle RSS, about 58 MiB
+is outside the V8 heap and about 41 MiB of it is pages of the \`deno\` executable itself, which a
+compiled binary (a smaller runtime) may not touch; it could not be measured here (no denort).`;
+
 const RSS_LIMIT = 60 * MiB;
 const START_LIMIT_MS = 500;
 
@@ -250,6 +262,8 @@ ${probeLines.join("\n")}
 
 npm packages in \`main.ts\`'s graph: ${graph.npmRoots.join(", ")} (${graph.npm} packages with their
 dependencies).
+
+${PROFILE_NOTES}
 
 ${machineFacts(load)}`;
     await writeSection(docPath(values.doc), "footprint", markdown);
