@@ -316,17 +316,19 @@ serviceTest(
         type: "fs",
         settings: { location: repo.location, max_snapshot_bytes_per_sec: "512kb" },
       });
-      await client.createSnapshot(repo.name, "watched", {
+      const started = await client.createSnapshot(repo.name, "watched", {
         indices: index,
         include_global_state: false,
       }, {
         waitForCompletion: false,
       });
+      const createdAt = sent.at(-1)?.at ?? 0;
       const progress: SnapshotProgress[] = [];
       const from = sent.length;
       const done = await client.waitForSnapshot(repo.name, "watched", {
         intervalMs: 200, // raised to the 1000 ms floor
         onProgress: (p) => progress.push(p),
+        current: started, // as just read: the first poll waits an interval
       });
       const polls = sent.slice(from);
       assert.equal(done.state, "SUCCESS");
@@ -342,10 +344,21 @@ serviceTest(
           poll.path,
         );
       }
-      for (let i = 1; i < polls.length; i++) {
+      assert.ok((polls[0]?.at ?? 0) - createdAt >= 990, "the first poll waits an interval");
+      // One request a second while the snapshot runs; the result is read straight after the
+      // status stopped listing it, so the last gap may be short.
+      assert.equal(polls.at(-1)?.path, `/_snapshot/${repo.name}/watched`);
+      for (let i = 1; i < polls.length - 1; i++) {
         const gap = (polls[i]?.at ?? 0) - (polls[i - 1]?.at ?? 0);
         assert.ok(gap >= 990, `requests ${gap.toFixed(0)} ms apart`);
       }
+      // A snapshot that has finished is returned as it is, without a request.
+      const before = sent.length;
+      assert.equal(
+        await client.waitForSnapshot(repo.name, "watched", { current: done }),
+        done,
+      );
+      assert.equal(sent.length, before);
     } finally {
       await client.close();
       await scratch.cleanup();

@@ -13,6 +13,7 @@ import {
   validateSnapshotName,
 } from "./_names.ts";
 import {
+  listedInStatus,
   progressFromRecovery,
   progressFromStatus,
   type RestoreProgress,
@@ -99,6 +100,12 @@ export interface WaitForSnapshotOptions {
   /** Time between requests; default and minimum 1000 ms. */
   intervalMs?: number;
   onProgress?: (progress: SnapshotProgress) => void;
+  /**
+   * The snapshot as just read, e.g. {@linkcode EsClient.createSnapshot}'s answer: returned at
+   * once when it has finished, else the first request waits one interval instead of reading
+   * the snapshot again straight away.
+   */
+  current?: SnapshotInfo;
 }
 
 /** Options of {@linkcode EsClient.listSnapshots}. */
@@ -384,7 +391,9 @@ export class EsClient {
   /**
    * Polls until the snapshot is no longer IN_PROGRESS and returns it. Each tick is one
    * request, at most one per `intervalMs`: the running-snapshots status of the repository
-   * (cheap, with shard and byte counts) while it lists the snapshot, then the snapshot itself.
+   * (cheap, with shard and byte counts) while it lists the snapshot running, then the snapshot
+   * itself until it has finished: at once when the status no longer lists it at all (it has
+   * ended), a tick later while it lists it finalizing.
    * Throws EsError `snapshot_missing_exception` when the snapshot was deleted (cancelled).
    */
   async waitForSnapshot(
@@ -394,21 +403,38 @@ export class EsClient {
   ): Promise<SnapshotInfo> {
     validatePlainName(name);
     const interval = Math.max(MIN_POLL_INTERVAL_MS, options.intervalMs ?? MIN_POLL_INTERVAL_MS);
-    const { signal, onProgress } = options;
-    let lastRequest = Number.NEGATIVE_INFINITY;
-    let askStatus = false;
+    const { signal, onProgress, current } = options;
+    if (current !== undefined && current.state !== "IN_PROGRESS") return current;
+    let lastRequest = current === undefined
+      ? Number.NEGATIVE_INFINITY
+      : this.#clock.now().getTime();
+    let askStatus = current !== undefined;
+    // Once the status no longer lists it running, only its finalization is left: asking the
+    // snapshot itself at each tick notices its end within one interval.
+    let finishing = false;
+    if (current !== undefined) {
+      onProgress?.({
+        state: "IN_PROGRESS",
+        shardsDone: current.shards.successful,
+        shardsTotal: current.shards.total,
+      });
+    }
     for (;;) {
       signal?.throwIfAborted();
       const wait = lastRequest + interval - this.#clock.now().getTime();
       if (wait > 0) await sleep(this.#clock, wait, signal);
       lastRequest = this.#clock.now().getTime();
       if (askStatus) {
-        const progress = await this.#runningProgress(repo, name, signal);
+        const { progress, listed } = await this.#runningProgress(repo, name, signal);
         if (progress !== undefined) {
           onProgress?.(progress);
           continue;
         }
         askStatus = false;
+        finishing = true;
+        // Gone from the listing: it has ended, so its result is read now, not an interval later
+        // (still listed, it is being finalized and the next tick reads it).
+        if (!listed) lastRequest = Number.NEGATIVE_INFINITY;
         continue;
       }
       const info = await this.#getExisting(repo, name, pickDefined({ signal }));
@@ -418,7 +444,7 @@ export class EsClient {
         shardsDone: info.shards.successful,
         shardsTotal: info.shards.total,
       });
-      askStatus = true;
+      askStatus = !finishing;
     }
   }
 
@@ -795,7 +821,7 @@ export class EsClient {
     repo: string,
     name: string,
     signal: AbortSignal | undefined,
-  ): Promise<SnapshotProgress | undefined> {
+  ): Promise<{ progress: SnapshotProgress | undefined; listed: boolean }> {
     const body = this.#ok(
       await this.#send({
         method: "GET",
@@ -807,7 +833,7 @@ export class EsClient {
         ...pickDefined({ signal }),
       }),
     );
-    return progressFromStatus(body, name);
+    return { progress: progressFromStatus(body, name), listed: listedInStatus(body, name) };
   }
 
   /** Splits names into comma-joined groups whose URL stays under {@linkcode MAX_URL_LENGTH}. */

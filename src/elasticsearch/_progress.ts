@@ -35,6 +35,12 @@ export function progressFromStatus(body: unknown, name: string): SnapshotProgres
   return progress;
 }
 
+/** Whether a repository's `_status` answer lists `name` at all (running, or finalizing). */
+export function listedInStatus(body: unknown, name: string): boolean {
+  const running = isRecord(body) && Array.isArray(body.snapshots) ? body.snapshots : [];
+  return running.some((s) => isRecord(s) && s.snapshot === name);
+}
+
 function sizeOf(value: unknown): number | undefined {
   return isRecord(value) && typeof value.size_in_bytes === "number"
     ? value.size_in_bytes

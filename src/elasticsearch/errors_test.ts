@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { errorFromAnswer, EsError, parseErrorBody } from "./_errors.ts";
-import { progressFromStatus } from "./_progress.ts";
+import { listedInStatus, progressFromStatus } from "./_progress.ts";
 import {
   type CannedAnswer,
   ERRORS,
@@ -134,4 +134,7 @@ Deno.test("progressFromStatus() reads shard and byte counts of a running snapsho
   });
   assert.equal(progressFromStatus(JSON.parse(RUNNING_STATUS.body), "other"), undefined);
   assert.equal(progressFromStatus({ snapshots: [] }, "slow1"), undefined);
+  assert.equal(listedInStatus(JSON.parse(RUNNING_STATUS.body), "slow1"), true);
+  assert.equal(listedInStatus(JSON.parse(RUNNING_STATUS.body), "other"), false);
+  assert.equal(listedInStatus({ snapshots: [] }, "slow1"), false);
 });

@@ -107,6 +107,7 @@ export function elasticsearchJob(name: string, es: ElasticsearchSection): Job {
         try {
           final = await client.waitForSnapshot(repo, snapshot.snapshot, {
             signal: ctx.signal,
+            current: snapshot,
             onProgress: (p) =>
               ctx.progress({
                 done: p.shardsDone,
