@@ -17,6 +17,11 @@ const BENCHES: Record<string, { file: string; about: string; smoke: string[] }> 
     about: "snapcron once (etcd job into S3) against etcdctl snapshot save (+ aws s3 cp)",
     smoke: ["--mb", "4", "--runs", "1"],
   },
+  es_overhead: {
+    file: "es_overhead.ts",
+    about: "snapcron once (Elasticsearch job) against curl wait_for_completion: delay, polling",
+    smoke: ["--mb", "1", "--rate", "1mb", "--runs", "1"],
+  },
   schedule: {
     file: "schedule.ts",
     about: "lateness of every-second runs, snapcron run against robfig/cron, idle and under wrk",

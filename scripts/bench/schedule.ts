@@ -276,13 +276,19 @@ evaluated: the spawn call is now 0.3 ms in a loop on a quiet machine, 3–4 ms p
 load average 12, where the vforked child must get a CPU before Deno goes on), GC pauses (not
 measured separately).
 
-Run of 2026-11-26 01:25–01:35Z (the figures above when this note was written; load average
+Run of 2026-11-26 01:25–01:35Z (load average
 15–26 throughout, so every figure is mostly the machine): against the previous code in the same
 run, p50 54.0 → 34.5 ms idle and 83.1 → 25.6 ms under wrk, p99 581.7 → 662.0 ms idle (no better:
 three slow starts in 300 decide it) and 998.7 → 294.0 ms under wrk, seconds missed 2 → 3 idle
 and 16 → 0 under wrk. The target is still missed: p99 2.29× robfig/cron's idle, 1.73× under wrk.
 Both schedulers share 2 cores with other work; the before/after that counts is \`--against\` (the
-previous code, same run) and the ratio to robfig/cron, not the bare numbers.`;
+previous code, same run) and the ratio to robfig/cron, not the bare numbers.
+
+Run of 2026-11-26 02:29–02:39Z on a quiet machine (load average median 1.0; the table above): p99
+13.5 ms against robfig/cron's 9.4 idle (1.44×, was 28.1 against 9.9 at load about 1 before these
+changes) and 33.3 against 30.6 under wrk (1.09×, was 29.5 against 10.1); p50 5.3 against 3.2 idle.
+Still missed, by a few milliseconds; the rest was not broken down (the extra timeout(1) process and
+Deno's spawn path are the candidates).`;
 
 /** Builds robfig_tick against Debian's GOPATH tree; returns the binary's path. */
 async function buildRobfig(dir: string): Promise<string> {
