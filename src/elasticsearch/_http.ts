@@ -3,6 +3,7 @@
  * timeouts and gateway errors move on), a timeout on every attempt, a cap on the answer's size
  * and JSON read defensively.
  */
+import { readBody, ResponseTooLargeError } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { EsError, parseErrorBody, snippet } from "./_errors.ts";
 
@@ -260,14 +261,21 @@ function isGatewayFailure(status: number, text: string): boolean {
   }
 }
 
+/** The body, at most `max` bytes (src/http), a larger one refused as `response_too_large`. */
 async function readBounded(
   response: Response,
   max: number,
   method: string,
   url: string,
 ): Promise<Uint8Array> {
-  const tooLarge = (size: string): EsError =>
-    new EsError({
+  try {
+    return await readBody(response, { maxBytes: max, source: url });
+  } catch (error) {
+    if (!(error instanceof ResponseTooLargeError)) throw error;
+    const size = error.declaredBytes === undefined
+      ? `over ${max} bytes`
+      : `${error.declaredBytes} bytes`;
+    throw new EsError({
       type: "response_too_large",
       status: response.status,
       reason: `the answer is ${size}, more than the limit of ${max} bytes ` +
@@ -275,32 +283,7 @@ async function readBounded(
       method,
       url,
     });
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > max) {
-    await response.body?.cancel();
-    throw tooLarge(`${declared} bytes`);
   }
-  if (response.body === null) return new Uint8Array();
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw tooLarge(`over ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
 function parseJson(text: string, response: Response, method: string, url: string): unknown {
