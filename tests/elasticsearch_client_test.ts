@@ -415,6 +415,8 @@ serviceTest(
         type: "fs",
         settings: { location: locked.location },
       });
+      // Verifying makes the repository's folder, as the node's user.
+      await client.verifyRepository(locked.name);
       await Deno.mkdir(`${locked.location}/indices`, { mode: 0o555 });
       await Deno.chmod(`${locked.location}/indices`, 0o555);
       const finalization = await rejection(

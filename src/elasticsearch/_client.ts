@@ -282,7 +282,9 @@ export class EsClient {
 
   /**
    * Creates the repository unless it exists. An existing one must have the same type and the
-   * given settings (compared as strings), or an EsError lists what differs.
+   * given settings (compared as strings), or an EsError lists what differs. Created with
+   * `verify=false`: verifying is {@linkcode verifyRepository}'s, when the job wants it (the
+   * server's own check would run on the snapshot threads and wait behind a running snapshot).
    */
   async ensureRepository(
     name: string,
@@ -294,7 +296,7 @@ export class EsClient {
       const answer = await this.#send({
         method: "PUT",
         path: `/_snapshot/${encodeName(name, "repository")}`,
-        query: await this.#masterQuery(),
+        query: { ...(await this.#masterQuery()), verify: false },
         body: { type: spec.type, settings: spec.settings },
         ...signalOf(options),
       });
