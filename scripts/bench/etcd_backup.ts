@@ -78,7 +78,7 @@ the stored file comes from that same hash state plus the trailer, and the upload
 no object, if its byte count differs from the snapshot's; every part is checked by the server
 against the SHA-256 we signed. With \`compress: gzip\` the stored bytes are hashed as before.
 
-**After** (the table above: 02:08 UTC, load average median 8.7 against 4.8 before). gRPC:
+**After** (02:08 UTC, load average median 8.7 against 4.8 before). gRPC:
 0.99 → 0.51× the two steps (target met); 1.79 → 1.36× \`etcdctl snapshot save\` alone (missed;
 snapcron's runs took 6.7, 5.1 and 3.1 s, the last faster than etcdctl's 3.7 s in the same round);
 CPU 3.96 → 2.14 s, below the two steps' 3.31; peak RSS 227 → 199 MiB (181–214) and at 1 GiB
@@ -87,6 +87,14 @@ two steps and 12.6 s for etcdctl alone. An earlier full run at a load of 20 (01:
 and 3.13×, and an A/B of the old and new code in one run (261 MiB, load 16) 22.5–27.5 → 9.9–16.1
 s, 4.2–4.3 → 2.6–2.7 CPU s, 247–253 → 212–216 MiB. The gateway path (its JSON decoder is not
 part of this change) still reads a fresh buffer per chunk: 193 MiB, but 1.16 growth at 1 GiB.
+
+**Quiet rerun** (03:05 UTC, load about 1, \`--runs 3 --big\`, the table above): gRPC 3.69 s
+against 5.12 s for the two steps, 0.72× (missed at 256 MiB: with no load, aws-cli's upload of the
+file is quick, and snapcron's start-up of about 0.3 s plus the SDK's load weigh more); at 1 GiB
+snapcron took 12.0 s against 21.0 s for the two steps (0.57×) and 8.7 s for etcdctl alone; CPU
+2.42 s against 3.46; peak RSS 156 MiB at 256 MiB and 203 MiB at 1 GiB, so the growth row (1.30)
+is missed now that the small run is smaller. The loaded run's 0.51× above was flattered by a
+loaded aws-cli.
 
 **Not reached**: ≤ 1.1× \`etcdctl snapshot save\` alone, and the gateway's targets. Streaming
 overlaps reading and uploading, but on this 2-core machine etcd, s3proxy (about 5 CPU s/GiB of
