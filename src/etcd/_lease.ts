@@ -15,17 +15,12 @@ import {
 } from "./_client.ts";
 import { EtcdError, failoverReason } from "./_errors.ts";
 
-/** Options of {@linkcode LeaderElection}. */
-export interface LeaderElectionOptions {
-  /** `http(s)://host:port` client URLs, tried in order (as for `EtcdClient`). */
-  endpoints: string[];
-  username?: string;
-  password?: string;
-  /** PEM CA certificate to trust in addition to the system roots. */
-  caFile?: string;
-  /** PEM client certificate for client-cert auth; needs `keyFile`. */
-  certFile?: string;
-  keyFile?: string;
+/** Options of {@linkcode LeaderElection}: etcd's connection as for `EtcdClient`, and the lease. */
+export interface LeaderElectionOptions extends
+  Pick<
+    EtcdClientOptions,
+    "endpoints" | "username" | "password" | "caFile" | "certFile" | "keyFile"
+  > {
   /** The key the leader holds, e.g. `/snapcron/leader/<cluster-name>`. */
   key: string;
   /** This replica, e.g. `host-1/pid-42`; stored as the key's value. */
