@@ -430,6 +430,21 @@ export async function waitForHttp(url: string, timeoutMs = 20_000, everyMs = 5):
   }
 }
 
+/** Sends `signal` to each child that still runs and waits for all of them to end. */
+export async function stopChildren(
+  children: readonly Deno.ChildProcess[],
+  signal: Deno.Signal,
+): Promise<void> {
+  for (const child of children) {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+  await Promise.allSettled(children.map((child) => child.status));
+}
+
 /** `VmRSS` or `VmHWM` of a live process, in bytes. */
 export function procMemory(pid: number, field: "VmRSS" | "VmHWM"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -26,6 +26,7 @@ import {
   print,
   ROOT,
   type Row,
+  stopChildren,
   table,
   verdict,
   waitForHttp,
@@ -233,14 +234,7 @@ ${machineFacts(load)}`;
     print(lines2.join("\n"));
   } finally {
     load.stop();
-    for (const child of children) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-    await Promise.allSettled(children.map((child) => child.status));
+    await stopChildren(children, "SIGKILL");
     await Promise.allSettled(logs);
     await Deno.remove(dir, { recursive: true });
   }

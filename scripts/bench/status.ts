@@ -21,6 +21,7 @@ import {
   print,
   ROOT,
   type Row,
+  stopChildren,
   table,
   tenJobsConfig,
   verdict,
@@ -149,14 +150,7 @@ ${machineFacts(load)}`;
     print(table(rows));
   } finally {
     load.stop();
-    for (const child of children) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-    }
-    await Promise.allSettled(children.map((child) => child.status));
+    await stopChildren(children, "SIGTERM");
     await Deno.remove(dir, { recursive: true });
   }
 }
