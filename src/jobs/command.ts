@@ -215,7 +215,8 @@ function cannotRun(
 
 /**
  * `stream`, ending only once `status` says the command succeeded, and erroring otherwise (after
- * calling `onFailure`).
+ * calling `onFailure`). Once the reader cancelled it (a store that failed), the command's end is
+ * no failure of its own: it dies of the closed pipe, and a read still waiting sees the end then.
  */
 function untilSuccess(
   stream: ReadableStream<Uint8Array>,
@@ -223,11 +224,14 @@ function untilSuccess(
   onFailure: () => void,
 ): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
+  let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await reader.read();
+      if (cancelled) return;
       if (!done) return controller.enqueue(value);
       const { success, code, signal } = await status;
+      if (cancelled) return;
       if (success) return controller.close();
       onFailure();
       controller.error(
@@ -236,7 +240,10 @@ function untilSuccess(
         ),
       );
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => {
+      cancelled = true;
+      return reader.cancel(reason);
+    },
   });
 }
 

@@ -86,6 +86,23 @@ Deno.test("runJob() reports a failed output store, not the SIGPIPE the command d
   assert.deepEqual(record.error, "Storing the output failed: no space left on device");
 });
 
+Deno.test("runJob() reports a failed output store read through a pipe, not the SIGPIPE after", async () => {
+  const job = commandJob("dump", {
+    shell: "yes dump",
+    stdoutSink: async (stdout) => {
+      // Compression, say: the pipe reads the command's output ahead of the store, so a read is
+      // waiting when the store gives up and cancels.
+      const reader = stdout.pipeThrough(new TransformStream()).getReader();
+      await reader.read();
+      await reader.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      throw new Error("no space left on device");
+    },
+  });
+  const record = await runJob(job, { log });
+  assert.deepEqual(record.error, "Storing the output failed: no space left on device");
+});
+
 Deno.test("runJob() reports a failed command, not the store it made fail", async () => {
   const job = commandJob("dump", {
     shell: "echo partial; exit 3",
