@@ -75,6 +75,44 @@ jobs:
   await Deno.remove(config);
 });
 
+Deno.test("snapcron run starts a scheduled command from a process made before its second", async () => {
+  const port = freePort();
+  // The age of the script's own process when it runs: field 22 of /proc/PID/stat is its start
+  // in clock ticks after boot, /proc/uptime the time now. ($$ is a literal $ in a config.)
+  const config = await tempConfig(`
+status: { listen: "127.0.0.1:${port}" }
+jobs:
+  tick:
+    schedule: "* * * * * *"
+    shell: "echo $(cut -d' ' -f22 /proc/$$$$/stat) $(getconf CLK_TCK) $(cut -d' ' -f1 /proc/uptime)"
+`);
+  const child = spawnSnapcron(["run", "--config", config]);
+  const stderr = collect(child.stderr);
+  const stdout = collect(child.stdout);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const outputs = new Map<string, string>();
+    await waitFor("four runs", async () => {
+      const { body } = await getJson(`${base}/jobs/tick`);
+      if (body.Last.ExitTime) outputs.set(body.Last.StartingTime, body.Last.Stdout);
+      return outputs.size >= 4 || undefined;
+    });
+    // The first second may come less than 100 ms after the start: prepared late, or not at all.
+    const later = [...outputs.entries()].sort(([a], [b]) => a.localeCompare(b)).slice(1);
+    const ages = later.map(([, stdout]) => {
+      const [ticks, perSecond, uptime] = stdout.trim().split(" ").map(Number);
+      return uptime! - ticks! / perSecond!;
+    });
+    // Made 100 ms before the second; a process spawned at the second would be 0–10 ms old.
+    assert.ok(ages.every((age: number) => age >= 0.04), `ages ${ages}`);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.deepEqual((await child.status).code, 0, stderr.text());
+  await Promise.all([stdout.done, stderr.done]);
+  await Deno.remove(config);
+});
+
 Deno.test("snapcron run re-reads the config on SIGHUP and refuses a broken one", async () => {
   const port = freePort();
   const config = await tempConfig(`

@@ -147,6 +147,7 @@ export class Daemon {
       const scheduler = this.#scheduler;
       this.#scheduler = undefined;
       void scheduler.close();
+      this.#dispatcher.discardPrepared();
     }
   }
 
@@ -190,6 +191,7 @@ export class Daemon {
     }
     await this.#scheduler?.close();
     this.#scheduler = undefined;
+    this.#dispatcher.discardPrepared();
     if (config.ha?.key !== this.#config.ha?.key) {
       this.#log.warn("Changing the ha section needs a restart; keeping the old election");
     }
@@ -246,6 +248,7 @@ export class Daemon {
       log: this.#log,
       onDue: (job, due) => {
         if (this.#paused.has(job.name)) {
+          this.#dispatcher.discardPrepared(job.name);
           this.#log.info("Skipping run: job is paused", { job: job.name });
           this.#store.skip(job.name, "paused", this.#clock.now());
           return;
@@ -253,7 +256,14 @@ export class Daemon {
         const spec = this.#specs.get(job.name);
         if (spec) this.#dispatcher.trigger(spec, due);
       },
-      onSkip: (job, reason) => this.#store.skip(job.name, reason, this.#clock.now()),
+      onSkip: (job, reason) => {
+        this.#dispatcher.discardPrepared(job.name);
+        this.#store.skip(job.name, reason, this.#clock.now());
+      },
+      onPrepare: (job) => {
+        const spec = this.#specs.get(job.name);
+        if (spec && !this.#paused.has(job.name)) this.#dispatcher.prepare(spec);
+      },
     });
     this.#scheduler.start();
   }

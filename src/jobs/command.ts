@@ -1,4 +1,4 @@
-import type { Job, JobContext, JobOutcome } from "../runner/mod.ts";
+import type { Job, JobContext, JobOutcome, PreparedStart } from "../runner/mod.ts";
 
 /** What a stdout sink stored: artifacts, and backups retention deleted. */
 export type SinkResult = Pick<JobOutcome, "artifacts" | "deletions">;
@@ -7,7 +7,7 @@ export type SinkResult = Pick<JobOutcome, "artifacts" | "deletions">;
 export interface CommandJobOptions {
   /** Program and arguments, run without a shell. */
   argv?: readonly string[];
-  /** A shell script for `/bin/sh -c`, when the user asked for a shell. */
+  /** A shell script, run by `/bin/sh` (see {@linkcode RUN_SCRIPT}), when the user asked for a shell. */
   shell?: string;
   env?: Record<string, string>;
   workdir?: string;
@@ -34,55 +34,139 @@ const PIPE_GRACE_MS = 2000;
  * timeout(1) is missing (macOS, distroless images).
  */
 const GROUP_LEADER = "/usr/bin/timeout";
-let groupLeaderFound: boolean | undefined;
+/** The shell of `shell:` jobs, and of the waiter of a prepared start. */
+const SHELL = "/bin/sh";
+let found: { leader: boolean; shell: boolean } | undefined;
 
-/** Whether {@linkcode GROUP_LEADER} can be used; looked up once. */
-function haveGroupLeader(): boolean {
-  if (groupLeaderFound === undefined) {
-    try {
-      groupLeaderFound = Deno.build.os === "linux" && Deno.statSync(GROUP_LEADER).isFile;
-    } catch {
-      groupLeaderFound = false;
-    }
+/** Whether {@linkcode GROUP_LEADER} and {@linkcode SHELL} can be used; looked up once. */
+function tools(): { leader: boolean; shell: boolean } {
+  if (!found) {
+    const isFile = (path: string) => {
+      try {
+        return Deno.statSync(path).isFile;
+      } catch {
+        return false;
+      }
+    };
+    found = { leader: Deno.build.os === "linux" && isFile(GROUP_LEADER), shell: isFile(SHELL) };
   }
-  return groupLeaderFound;
+  return found;
+}
+
+/**
+ * A prepared start (see {@linkcode PreparedStart}) is a shell made just like the command's own
+ * process would be (same group, environment and directory) that reads one line from its standard
+ * input and then, with `/dev/null` as its input, execs the command, or runs a `shell:` job's
+ * script itself ({@linkcode RUN_SCRIPT}). The go is a newline; an end of input without one
+ * (discarding it) ends the shell before it runs anything. A scheduled start so skips timeout(1)'s
+ * and Deno's process creation (~1.5 ms, more on a busy machine): the command's own start is all
+ * that is left after the moment.
+ */
+const WAITER = "snapcron-start";
+const WAIT = "read -r _ || exit 125; exec </dev/null; ";
+/** `$@`: the command; a failed exec is told by the shell as `snapcron-start: ...`. */
+const WAIT_THEN_EXEC = WAIT + 'exec "$@"';
+/**
+ * How a `shell:` script runs, prepared or not: `$1` is the script, run by `eval` with no
+ * positional parameters and no variable of ours left set, in a shell named `/bin/sh`. The shell
+ * says `eval:` in its own error messages (`/bin/sh: 1: eval: pg_dump: not found`).
+ */
+const RUN_SCRIPT =
+  '__snapcron_script=$1; shift; eval "unset __snapcron_script; $__snapcron_script"';
+const GO = new Uint8Array([10]);
+
+/** What runs the job, as `[program, ...args]`: at once, or as a prepared start. */
+function commandLine(options: CommandJobOptions, waiting: boolean): string[] {
+  if (options.shell !== undefined) {
+    return [SHELL, "-c", (waiting ? WAIT : "") + RUN_SCRIPT, SHELL, options.shell];
+  }
+  const argv = options.argv ?? [];
+  return waiting ? [SHELL, "-c", WAIT_THEN_EXEC, WAITER, ...argv] : [...argv];
+}
+
+/** Starts the job's command in a process group of its own; `waiting`: a prepared start. */
+function spawnInGroup(options: CommandJobOptions, waiting: boolean): Deno.ChildProcess {
+  const { leader } = tools();
+  const argv = commandLine(options, waiting);
+  return new Deno.Command(leader ? GROUP_LEADER : argv[0]!, {
+    args: leader ? ["--", "0", ...argv] : argv.slice(1),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.workdir ? { cwd: options.workdir } : {}),
+    stdin: waiting ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: !leader,
+  }).spawn();
+}
+
+/** A command's process waiting for the go (see {@linkcode WAITER}). */
+class WaitingStart implements PreparedStart {
+  #child: Deno.ChildProcess | undefined;
+
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+  }
+
+  /** Lets the command run and hands over its process; undefined once used or discarded. */
+  go(): Deno.ChildProcess | undefined {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child) endInput(child, GO);
+    return child;
+  }
+
+  discard(): void {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child) return;
+    endInput(child);
+    child.stdout.cancel().catch(() => {});
+    child.stderr.cancel().catch(() => {});
+    child.status.catch(() => {});
+  }
+}
+
+/** Writes `bytes` (if any) to the child's input and closes it; a child gone already is fine. */
+function endInput(child: Deno.ChildProcess, bytes?: Uint8Array): void {
+  const writer = child.stdin.getWriter();
+  (bytes ? writer.write(bytes) : Promise.resolve()).then(() => writer.close()).catch(() => {});
 }
 
 /** A job that runs a command in its own process group. */
 export function commandJob(name: string, options: CommandJobOptions): Job {
-  const argv = options.shell !== undefined ? ["/bin/sh", "-c", options.shell] : options.argv;
+  const argv = options.shell !== undefined ? [SHELL, "-c", options.shell] : options.argv;
   if (!argv || argv.length === 0 || !argv[0]) {
     throw new TypeError(`Job "${name}" has no command: set "command" or "shell"`);
   }
-  const [program, ...args] = argv as [string, ...string[]];
+  const program = argv[0];
   return {
     name,
     kind: "command",
-    run: (ctx) => runCommand(program, args, options, ctx),
+    run: (ctx) => runCommand(program, options, ctx),
+    prepare: () => {
+      if (!tools().shell) return undefined;
+      try {
+        return new WaitingStart(spawnInGroup(options, true));
+      } catch {
+        // A missing working directory, say: the run itself says so.
+        return undefined;
+      }
+    },
   };
 }
 
+/** Runs the job's command; `program` names it in messages. */
 async function runCommand(
   program: string,
-  args: string[],
   options: CommandJobOptions,
   ctx: JobContext,
 ): Promise<JobOutcome> {
   ctx.signal.throwIfAborted();
   // The command runs in a process group of its own, so that a timeout can stop the whole tree
   // (`sh -c "a | b"`) and not only the shell; `pid` is the group's.
-  const viaLeader = haveGroupLeader();
-  let child: Deno.ChildProcess;
+  let child = ctx.prepared instanceof WaitingStart ? ctx.prepared.go() : undefined;
   try {
-    child = new Deno.Command(viaLeader ? GROUP_LEADER : program, {
-      args: viaLeader ? ["--", "0", program, ...args] : args,
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.workdir ? { cwd: options.workdir } : {}),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: !viaLeader,
-    }).spawn();
+    child ??= spawnInGroup(options, false);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       // Deno cannot tell a missing program from a missing working directory.
@@ -181,11 +265,14 @@ async function runCommand(
       }
     }
     if (code === 0) return { exitStatus: 0 };
-    if (viaLeader && (code === 126 || code === 127)) {
-      // The working directory was there: timeout(1) started in it.
-      if (stderrHead.startsWith(`${GROUP_LEADER}: failed to run command `)) {
-        return cannotRun(program, code === 127 ? "missing" : "denied", ctx);
-      }
+    // The working directory was there: timeout(1), or the waiting shell, started in it, and
+    // says on stderr when the command could not be.
+    if (
+      (code === 126 || code === 127) &&
+      (stderrHead.startsWith(`${GROUP_LEADER}: failed to run command `) ||
+        stderrHead.startsWith(`${WAITER}: `))
+    ) {
+      return cannotRun(program, code === 127 ? "missing" : "denied", ctx);
     }
     const error = status.signal
       ? `Command was killed by ${status.signal}`

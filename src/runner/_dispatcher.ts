@@ -2,7 +2,7 @@ import type { Logger } from "../log/mod.ts";
 import { type Clock, systemClock } from "./_clock.ts";
 import { runJob, StopRequest } from "./_run.ts";
 import type { RunStore } from "./_store.ts";
-import type { Job, RunRecord, RunTrigger } from "./_types.ts";
+import type { Job, PreparedStart, RunRecord, RunTrigger } from "./_types.ts";
 
 /** What to do when a job is due while its previous run is still going. */
 export type OverlapPolicy = "skip" | "allow" | "replace";
@@ -48,6 +48,8 @@ export class Dispatcher {
   readonly #clock: Clock;
   readonly #active = new Set<ActiveRun>();
   readonly #queued: { spec: JobSpec; options: TriggerOptions }[] = [];
+  /** Starts made ready by {@linkcode prepare}, by job name, with the job they belong to. */
+  readonly #prepared = new Map<string, { job: Job; start: PreparedStart }>();
   #closing = false;
 
   /** Records every run in `store`. */
@@ -57,10 +59,50 @@ export class Dispatcher {
     this.#clock = options.clock ?? systemClock;
   }
 
+  /**
+   * Makes the start of a run of `spec` due in a moment ready ahead of time, when the job can and
+   * the run would start at once (nothing in its way now); the next {@linkcode trigger} of the
+   * job uses it or discards it.
+   */
+  prepare(spec: JobSpec): void {
+    const name = spec.job.name;
+    if (!spec.job.prepare || this.#closing || this.#prepared.has(name)) return;
+    if (spec.overlap !== "allow" && this.isRunning(name)) return;
+    if (spec.group !== undefined && this.#groupBusy(spec.group)) return;
+    const start = spec.job.prepare();
+    if (start) this.#prepared.set(name, { job: spec.job, start });
+  }
+
+  /** Discards the prepared start of `job`, or of every job, when no trigger will come for it. */
+  discardPrepared(job?: string): void {
+    for (const [name, { start }] of this.#prepared) {
+      if (job !== undefined && name !== job) continue;
+      start.discard();
+      this.#prepared.delete(name);
+    }
+  }
+
   /** Starts a run of `spec` now, unless its overlap or group rule says otherwise. */
   trigger(spec: JobSpec, options: TriggerOptions): TriggerResult {
     const name = spec.job.name;
     const log = this.#log.with({ job: name });
+    const held = this.#prepared.get(name);
+    this.#prepared.delete(name);
+    // Made for this very job (not one a reload replaced), and used only by a run started now.
+    const prepared = held?.job === spec.job ? held.start : undefined;
+    if (held && !prepared) held.start.discard();
+    const result = this.#decide(spec, options, log, prepared);
+    if (result !== "started") prepared?.discard();
+    return result;
+  }
+
+  #decide(
+    spec: JobSpec,
+    options: TriggerOptions,
+    log: Logger,
+    prepared: PreparedStart | undefined,
+  ): TriggerResult {
+    const name = spec.job.name;
     if (this.#closing) {
       log.info("Not starting: shutting down");
       return "skipped";
@@ -91,7 +133,7 @@ export class Dispatcher {
       this.#queued.push({ spec, options });
       return "queued";
     }
-    this.#start(spec, options);
+    this.#start(spec, options, prepared);
     return "started";
   }
 
@@ -114,6 +156,7 @@ export class Dispatcher {
   async shutdown(graceMs: number): Promise<void> {
     this.#closing = true;
     this.#queued.length = 0;
+    this.discardPrepared();
     if (this.#active.size === 0) return;
     this.#log.info("Stopping running jobs", {
       jobs: [...this.#active].map((run) => run.spec.job.name),
@@ -127,10 +170,11 @@ export class Dispatcher {
     return [...this.#active].some((run) => run.spec.group === group);
   }
 
-  #start(spec: JobSpec, options: TriggerOptions): void {
+  #start(spec: JobSpec, options: TriggerOptions, prepared?: PreparedStart): void {
     if (this.#closing) return;
     const controller = new AbortController();
     const done = runJob(spec.job, {
+      ...(prepared ? { prepared } : {}),
       log: this.#log,
       clock: this.#clock,
       trigger: options.trigger,

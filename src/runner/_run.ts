@@ -1,7 +1,7 @@
 import type { Logger } from "../log/mod.ts";
 import { type Clock, sleep, systemClock } from "./_clock.ts";
 import { BoundedOutput, LineSplitter } from "./_output.ts";
-import type { Job, JobOutcome, RunRecord, RunTrigger } from "./_types.ts";
+import type { Job, JobOutcome, PreparedStart, RunRecord, RunTrigger } from "./_types.ts";
 
 /** Options of {@linkcode runJob}. */
 export interface RunJobOptions {
@@ -23,6 +23,8 @@ export interface RunJobOptions {
   clock?: Clock;
   /** Called when the record changes (start, pid, progress). */
   onUpdate?: (record: RunRecord) => void;
+  /** The job's prepared start, for the first attempt; discarded at the end if unused. */
+  prepared?: PreparedStart;
 }
 
 const MAX_BACKOFF_MS = 600_000;
@@ -131,6 +133,7 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
           record.progress = { ...record.progress, ...progress };
           update();
         },
+        ...(attempt === 1 && options.prepared ? { prepared: options.prepared } : {}),
       });
       // The store hears of the run once the job has begun (a command's process is started
       // before `attemptOnce` first awaits, and its pid announces the run), so that status,
@@ -145,6 +148,7 @@ export async function runJob(job: Job, options: RunJobOptions): Promise<RunRecor
     clearTimeout(timeoutTimer);
     clearTimeout(killTimer);
     options.signal?.removeEventListener("abort", onCancel);
+    options.prepared?.discard();
   }
 
   record.endedAt = clock.now();

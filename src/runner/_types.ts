@@ -71,6 +71,17 @@ export interface JobContext {
   stderr(text: string): void;
   setPid(pid: number | undefined): void;
   progress(update: Progress): void;
+  /** What the job's {@linkcode Job.prepare} made ready for this run, on its first attempt. */
+  prepared?: PreparedStart;
+}
+
+/**
+ * A start made ready shortly before a run is due (a command's process, waiting for the go), so
+ * that the run starts on the moment. The run it is handed to uses it; whoever holds it when no
+ * run will, discards it. Discarding one already used does nothing.
+ */
+export interface PreparedStart {
+  discard(): void;
 }
 
 /** A unit of work the runner can run. */
@@ -78,4 +89,6 @@ export interface Job {
   readonly name: string;
   readonly kind: string;
   run(ctx: JobContext): Promise<JobOutcome>;
+  /** Makes the next run's start ready ahead of time, when the job can (see PreparedStart). */
+  prepare?(): PreparedStart | undefined;
 }

@@ -25,6 +25,7 @@ export type {
   Job,
   JobContext,
   JobOutcome,
+  PreparedStart,
   Progress,
   RunRecord,
   RunResult,

@@ -5,9 +5,12 @@ import {
   BoundedOutput,
   Dispatcher,
   type Job,
+  type JobContext,
   type JobSpec,
   LineSplitter,
+  type PreparedStart,
   runJob,
+  type RunJobOptions,
   RunStore,
 } from "./mod.ts";
 
@@ -21,14 +24,41 @@ function spec(job: Job, extra: Partial<JobSpec> = {}): JobSpec {
   return { job, overlap: "skip", ...extra };
 }
 
-/** True while `pid` runs; a zombie waiting for its reaper counts as dead. */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The two ways a command starts: spawned by the run ("cold"), and prepared ahead of time, as the
+ * scheduler does shortly before a slot ("prepared").
+ */
+const STARTS: Record<string, (job: Job, options: RunJobOptions) => Promise<RunRecordOf>> = {
+  cold: (job, options) => runJob(job, options),
+  prepared: async (job, options) => {
+    const prepared = job.prepare?.();
+    assert.ok(prepared, "a command job prepares its start");
+    await pause(50);
+    return runJob(job, { ...options, prepared });
+  },
+};
+type RunRecordOf = Awaited<ReturnType<typeof runJob>>;
+
+/**
+ * True while `pid` runs; a zombie waiting for its reaper counts as dead. Read by a shell: Deno
+ * lets only --allow-all read /proc.
+ */
+async function alive(pid: number): Promise<boolean> {
+  const { stdout } = await new Deno.Command("/bin/sh", {
+    args: ["-c", `cat /proc/${pid}/stat 2>/dev/null`],
+  }).output();
+  const stat = new TextDecoder().decode(stdout);
+  return stat !== "" && !/^\d+ \(.*\) Z/.test(stat);
+}
+
+/** Processes whose command line contains `text` (pgrep -f), other than the one asking. */
+async function processesWith(text: string): Promise<string[]> {
+  const { stdout } = await new Deno.Command("pgrep", { args: ["-a", "-f", text] }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((line) =>
+    line && !line.includes("pgrep")
+  );
 }
 
 Deno.test("BoundedOutput keeps head and tail of a chatty stream", () => {
@@ -50,22 +80,33 @@ Deno.test("LineSplitter() emits whole lines across chunk boundaries", () => {
   assert.deepEqual(lines, ["abc", "de", "f"]);
 });
 
-Deno.test("runJob() records output, exit status and pid of a command", async () => {
-  const lines: string[] = [];
-  const record = await runJob(shellJob("echo", "echo out; echo err >&2; exit 3"), {
-    log: createLogger({ write: (line) => lines.push(line) }),
+for (const [how, start] of Object.entries(STARTS)) {
+  Deno.test(`runJob() runs a script as /bin/sh -c would (${how} start)`, async () => {
+    const script = 'echo "$0|$#|${__snapcron_script-unset}|$(cat)"; no-such-command-here; exit 4';
+    const record = await start(shellJob("script", script), { log });
+    assert.deepEqual(record.stdout, "/bin/sh|0|unset|\n", "name, no arguments, empty input");
+    assert.match(record.stderr, /^\/bin\/sh: 1: eval: no-such-command-here: not found\n$/);
+    assert.deepEqual(record.exitStatus, 4);
+    assert.deepEqual(record.error, "Command exited with status 4");
   });
-  assert.deepEqual(record.result, "failure");
-  assert.deepEqual(record.exitStatus, 3);
-  assert.deepEqual(record.stdout, "out\n");
-  assert.deepEqual(record.stderr, "err\n");
-  assert.ok(record.pid !== undefined && record.pid > 0);
-  assert.ok(record.endedAt !== undefined);
-  assert.ok(
-    lines.some((line) => line.includes("[echo] out")),
-    "stdout is logged with the job name",
-  );
-});
+
+  Deno.test(`runJob() records output, exit status and pid of a command (${how} start)`, async () => {
+    const lines: string[] = [];
+    const record = await start(shellJob("echo", "echo out; echo err >&2; exit 3"), {
+      log: createLogger({ write: (line) => lines.push(line) }),
+    });
+    assert.deepEqual(record.result, "failure");
+    assert.deepEqual(record.exitStatus, 3);
+    assert.deepEqual(record.stdout, "out\n");
+    assert.deepEqual(record.stderr, "err\n");
+    assert.ok(record.pid !== undefined && record.pid > 0);
+    assert.ok(record.endedAt !== undefined);
+    assert.ok(
+      lines.some((line) => line.includes("[echo] out")),
+      "stdout is logged with the job name",
+    );
+  });
+}
 
 Deno.test("runJob() reports a failed output store, not the SIGPIPE the command died of after", async () => {
   const job = commandJob("dump", {
@@ -95,7 +136,7 @@ Deno.test("runJob() reports a failed output store read through a pipe, not the S
       const reader = stdout.pipeThrough(new TransformStream()).getReader();
       await reader.read();
       await reader.cancel();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await pause(300);
       throw new Error("no space left on device");
     },
   });
@@ -118,50 +159,52 @@ Deno.test("runJob() reports a failed command, not the store it made fail", async
   assert.deepEqual(record.error, "Command exited with status 3");
 });
 
-Deno.test("runJob() passes env and workdir to the command", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const job = commandJob("env", {
-      argv: ["/bin/sh", "-c", 'echo "$GREETING $(pwd)"'],
-      env: { GREETING: "hi" },
-      workdir: dir,
-    });
-    const record = await runJob(job, { log });
-    assert.deepEqual(record.stdout.trim(), `hi ${await Deno.realPath(dir)}`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (const [how, start] of Object.entries(STARTS)) {
+  Deno.test(`runJob() passes env and workdir to the command (${how} start)`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const job = commandJob("env", {
+        argv: ["/bin/sh", "-c", 'echo "$GREETING $(pwd)"'],
+        env: { GREETING: "hi" },
+        workdir: dir,
+      });
+      const record = await start(job, { log });
+      assert.deepEqual(record.stdout.trim(), `hi ${await Deno.realPath(dir)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 
-Deno.test("runJob() reports a missing program as exit 127 with its name", async () => {
-  const record = await runJob(commandJob("missing", { argv: ["/no/such/program"] }), { log });
-  assert.deepEqual(record.exitStatus, 127);
-  assert.match(record.error ?? "", /Cannot run "\/no\/such\/program"/);
-});
+  Deno.test(`runJob() reports a missing program as exit 127 with its name (${how} start)`, async () => {
+    const record = await start(commandJob("missing", { argv: ["/no/such/program"] }), { log });
+    assert.deepEqual(record.exitStatus, 127);
+    assert.deepEqual(record.error, `Cannot run "/no/such/program": command not found`);
+  });
 
-Deno.test("runJob() reports a program it may not execute as exit 126 with its name", async () => {
-  const file = await Deno.makeTempFile();
-  try {
-    const record = await runJob(commandJob("denied", { argv: [file] }), { log });
-    assert.deepEqual(record.exitStatus, 126);
-    assert.deepEqual(record.error, `Cannot run "${file}": permission denied`);
-  } finally {
-    await Deno.remove(file);
-  }
-});
+  Deno.test(`runJob() reports a program it may not execute as exit 126 with its name (${how} start)`, async () => {
+    const file = await Deno.makeTempFile();
+    try {
+      const record = await start(commandJob("denied", { argv: [file] }), { log });
+      assert.deepEqual(record.exitStatus, 126);
+      assert.deepEqual(record.error, `Cannot run "${file}": permission denied`);
+    } finally {
+      await Deno.remove(file);
+    }
+  });
 
-Deno.test("runJob() runs the command in a process group of its own, named by the pid", async () => {
-  // Fields 5 and 6 of /proc/PID/stat: process group and session.
-  const record = await runJob(shellJob("group", "cut -d' ' -f5,6 /proc/$$/stat"), { log });
-  const [group, session] = record.stdout.trim().split(" ").map(Number);
-  assert.deepEqual(group, record.pid, `pid ${record.pid}, stdout ${record.stdout}`);
-  // No session of its own: a new session gets a scheduler group of its own, slow to get a CPU
-  // on a busy machine.
-  const plain = await new Deno.Command("/bin/sh", { args: ["-c", "cut -d' ' -f6 /proc/$$/stat"] })
-    .output();
-  const ours = Number(new TextDecoder().decode(plain.stdout));
-  assert.deepEqual(session, ours, `our session ${ours}, stdout ${record.stdout}`);
-});
+  Deno.test(`runJob() runs the command in a process group of its own, named by the pid (${how} start)`, async () => {
+    // Fields 5 and 6 of /proc/PID/stat: process group and session.
+    const record = await start(shellJob("group", "cut -d' ' -f5,6 /proc/$$/stat"), { log });
+    const [group, session] = record.stdout.trim().split(" ").map(Number);
+    assert.deepEqual(group, record.pid, `pid ${record.pid}, stdout ${record.stdout}`);
+    // No session of its own: a new session gets a scheduler group of its own, slow to get a CPU
+    // on a busy machine.
+    const plain = await new Deno.Command("/bin/sh", { args: ["-c", "cut -d' ' -f6 /proc/$$/stat"] })
+      .output();
+    const ours = Number(new TextDecoder().decode(plain.stdout));
+    assert.deepEqual(session, ours, `our session ${ours}, stdout ${record.stdout}`);
+  });
+}
 
 Deno.test("runJob() announces a command's run with its pid, once started", async () => {
   const seen: (number | undefined)[] = [];
@@ -186,25 +229,64 @@ Deno.test("runJob() cancelled the moment it starts stops the command at once", a
   assert.ok(Date.now() - started < 10_000, "SIGTERM reached it, not the SIGKILL after grace");
 });
 
-Deno.test("runJob() timeout stops the whole process group, then kills it", async () => {
+for (const [how, start] of Object.entries(STARTS)) {
+  Deno.test(`runJob() timeout stops the whole process group, then kills it (${how} start)`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // The shell ignores SIGTERM so that only the kill after the grace period ends it; its
+      // background child must die with it.
+      const script = `trap '' TERM; sleep 30 & echo $! > ${dir}/child; wait`;
+      const started = Date.now();
+      const record = await start(shellJob("slow", script), {
+        log,
+        timeoutMs: 300,
+        killGraceMs: 300,
+      });
+      assert.deepEqual(record.result, "timeout");
+      assert.deepEqual(record.exitStatus, 124);
+      assert.match(record.error ?? "", /Timed out after 300ms/);
+      assert.ok(Date.now() - started < 5000, "the run ended soon after timeout plus grace");
+      const child = Number(await Deno.readTextFile(`${dir}/child`));
+      await pause(100);
+      assert.ok(!(await alive(child)), "the background child was killed with the group");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("runJob() with a prepared start runs the command on the go, in the process made before", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // The shell ignores SIGTERM so that only the kill after the grace period ends it; its
-    // background child must die with it.
-    const script = `trap '' TERM; sleep 30 & echo $! > ${dir}/child; wait`;
-    const started = Date.now();
-    const record = await runJob(shellJob("slow", script), {
-      log,
-      timeoutMs: 300,
-      killGraceMs: 300,
-    });
-    assert.deepEqual(record.result, "timeout");
-    assert.deepEqual(record.exitStatus, 124);
-    assert.match(record.error ?? "", /Timed out after 300ms/);
-    assert.ok(Date.now() - started < 5000, "the run ended soon after timeout plus grace");
-    const child = Number(await Deno.readTextFile(`${dir}/child`));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.ok(!alive(child), "the background child was killed with the group");
+    // Field 22 of /proc/PID/stat: the start in clock ticks after boot; /proc/uptime: now.
+    const script = `touch ${dir}/ran; ` +
+      `echo $(cut -d' ' -f22 /proc/$$/stat) $(getconf CLK_TCK) $(cut -d' ' -f1 /proc/uptime)`;
+    const job = shellJob("prepared", script);
+    const prepared = job.prepare!()!;
+    await pause(500);
+    assert.ok(!existsSync(`${dir}/ran`), "nothing ran before the go");
+    const record = await runJob(job, { log, prepared });
+    assert.deepEqual(record.result, "success", record.stderr);
+    const [ticks, perSecond, uptime] = record.stdout.trim().split(" ").map(Number);
+    const age = uptime! - ticks! / perSecond!;
+    assert.ok(age >= 0.4, `the command's process was made ${age} s before it ran`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runJob() with a prepared start discarded runs nothing and leaves no process", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const job = shellJob("discarded", `touch ${dir}/ran`);
+    const prepared = job.prepare!()!;
+    await pause(200);
+    // timeout(1) and the shell waiting under it.
+    assert.ok((await processesWith(dir)).length > 0, "a process waits for the go");
+    prepared.discard();
+    for (let i = 0; i < 50 && (await processesWith(dir)).length > 0; i++) await pause(20);
+    assert.deepEqual(await processesWith(dir), [], "the waiting process ended");
+    assert.ok(!existsSync(`${dir}/ran`), "the command never ran");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -322,6 +404,85 @@ Deno.test("Dispatcher.shutdown() ends running jobs and refuses new ones", async 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A job that counts what the dispatcher does with its prepared starts. */
+function countingJob(name: string) {
+  const counts = { prepared: 0, discarded: 0, handed: [] as (PreparedStart | undefined)[] };
+  const job: Job = {
+    name,
+    kind: "test",
+    run: async (ctx: JobContext) => {
+      counts.handed.push(ctx.prepared);
+      await pause(50);
+      return { exitStatus: 0 };
+    },
+    prepare: () => {
+      counts.prepared++;
+      return { discard: () => counts.discarded++ };
+    },
+  };
+  return { job, counts };
+}
+
+Deno.test("Dispatcher hands a prepared start to the run it triggers, and discards it after", async () => {
+  const dispatcher = new Dispatcher(new RunStore(), { log });
+  const { job, counts } = countingJob("ready");
+  dispatcher.prepare(spec(job));
+  dispatcher.prepare(spec(job)); // A second call keeps the first.
+  assert.deepEqual(dispatcher.trigger(spec(job), { trigger: "schedule" }), "started");
+  await dispatcher.idle();
+  assert.deepEqual(counts.prepared, 1);
+  assert.ok(counts.handed[0] !== undefined, "the run got the prepared start");
+  // runJob discards it at the end whether it was used or not (a no-op when it was).
+  assert.deepEqual(counts.discarded, 1);
+  // The next trigger without a prepare starts cold.
+  dispatcher.trigger(spec(job), { trigger: "manual" });
+  await dispatcher.idle();
+  assert.deepEqual(counts.handed[1], undefined);
+});
+
+Deno.test("Dispatcher prepares no start for a run that would not start", async () => {
+  const dispatcher = new Dispatcher(new RunStore(), { log });
+  const { job, counts } = countingJob("busy");
+  const other = countingJob("neighbour");
+  dispatcher.trigger(spec(job), { trigger: "manual" });
+  dispatcher.prepare(spec(job)); // overlap: skip, and a run is going.
+  dispatcher.prepare(spec(other.job, { group: "g" }));
+  assert.deepEqual(counts.prepared, 0);
+  await dispatcher.idle();
+  const grouped = countingJob("grouped");
+  dispatcher.trigger(spec(other.job, { group: "g" }), { trigger: "manual" });
+  dispatcher.prepare(spec(grouped.job, { group: "g" })); // Its group is busy.
+  assert.deepEqual(grouped.counts.prepared, 0);
+  await dispatcher.idle();
+  await dispatcher.shutdown(100);
+  dispatcher.prepare(spec(grouped.job));
+  assert.deepEqual(grouped.counts.prepared, 0, "none while shutting down");
+});
+
+Deno.test("Dispatcher discards a prepared start of a job replaced by a reload, by name, and on shutdown", async () => {
+  const dispatcher = new Dispatcher(new RunStore(), { log });
+  const before = countingJob("reloaded");
+  const after = countingJob("reloaded");
+  dispatcher.prepare(spec(before.job));
+  dispatcher.trigger(spec(after.job), { trigger: "schedule" });
+  await dispatcher.idle();
+  assert.deepEqual(before.counts.discarded, 1, "the old job's start was discarded");
+  assert.deepEqual(before.counts.handed, [], "the old job did not run");
+  assert.deepEqual(after.counts.handed, [undefined], "the new job started cold");
+  const paused = countingJob("paused");
+  dispatcher.prepare(spec(paused.job));
+  dispatcher.discardPrepared("paused");
+  assert.deepEqual(paused.counts.discarded, 1, "discarded by name (a paused job, say)");
+  dispatcher.trigger(spec(paused.job), { trigger: "schedule" });
+  await dispatcher.idle();
+  assert.deepEqual(paused.counts.handed, [undefined], "a later run starts cold");
+  const pending = countingJob("pending");
+  dispatcher.prepare(spec(pending.job));
+  await dispatcher.shutdown(100);
+  assert.deepEqual(pending.counts.discarded, 1);
+  assert.deepEqual(pending.counts.handed, []);
 });
 
 function existsSync(path: string): boolean {

@@ -27,7 +27,19 @@ export interface SchedulerOptions {
   onDue: (job: ScheduledJob, run: DueRun) => void;
   /** Called when a due slot is not run (missed its starting deadline). */
   onSkip?: (job: ScheduledJob, reason: string) => void;
+  /**
+   * Called {@linkcode PREPARE_MS} before a slot is due (or at once, when woken later than that),
+   * so that the start can be made ready; `onDue` follows on the moment.
+   */
+  onPrepare?: (job: ScheduledJob) => void;
 }
+
+/**
+ * How long before a slot `onPrepare` is called: time for a command's process (coreutils'
+ * timeout(1) and a shell waiting to exec the command) to be made and waiting when the slot
+ * comes, also on a busy machine (3–5 ms idle; docs/benchmarks.md, schedule).
+ */
+export const PREPARE_MS = 100;
 
 /** Lateness above which a start is logged as late. */
 const LATE_MS = 1000;
@@ -72,7 +84,7 @@ export class Scheduler {
   }
 
   async #loop(job: ScheduledJob): Promise<void> {
-    const { clock, log: baseLog, onDue, onSkip } = this.#options;
+    const { clock, log: baseLog, onDue, onSkip, onPrepare } = this.#options;
     const log = baseLog.with({ job: job.name });
     const signal = this.#controller.signal;
     const dueOf = (slot: NextRun) => slot.at.getTime() + jitterFor(job, slot.at);
@@ -91,6 +103,10 @@ export class Scheduler {
         // Worked out before sleeping, so that nothing but a comparison stands between the wake-up
         // and the start (bookkeeping and logging come after onDue).
         let later = job.schedule.next(first.at);
+        if (onPrepare) {
+          await clock.sleepUntil(new Date(due - PREPARE_MS), signal);
+          onPrepare(job);
+        }
         await clock.sleepUntil(new Date(due), signal, { exact: true });
 
         const now = clock.now().getTime();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createLogger, silentLogger } from "../log/mod.ts";
 import { FakeClock, settle } from "../runner/mod.ts";
 import { type DueRun, parseSchedule, type ScheduledJob, Scheduler } from "./mod.ts";
-import { jitterFor } from "./_scheduler.ts";
+import { jitterFor, PREPARE_MS } from "./_scheduler.ts";
 
 interface Fired {
   job: string;
@@ -181,4 +181,25 @@ Deno.test("Scheduler.close() can be called twice and stops firing", async () => 
   await clock.advance(3000);
   assert.equal(fired.length, count);
   void silentLogger;
+});
+
+Deno.test("Scheduler asks for each start to be prepared shortly before its slot", async () => {
+  const clock = new FakeClock("2026-01-01T00:00:00Z");
+  const events: string[] = [];
+  const scheduler = new Scheduler([job("tick", "0/10 * * * * *")], {
+    clock,
+    log: silentLogger(),
+    onPrepare: (job) => events.push(`prepare ${job.name} ${clock.now().toISOString()}`),
+    onDue: (job, run) => events.push(`due ${job.name} ${run.scheduledAt.toISOString()}`),
+  });
+  scheduler.start();
+  await clock.advance(25_000);
+  await scheduler.close();
+  const before = (at: string) => new Date(Date.parse(at) - PREPARE_MS).toISOString();
+  assert.deepEqual(events, [
+    `prepare tick ${before("2026-01-01T00:00:10Z")}`,
+    "due tick 2026-01-01T00:00:10.000Z",
+    `prepare tick ${before("2026-01-01T00:00:20Z")}`,
+    "due tick 2026-01-01T00:00:20.000Z",
+  ]);
 });
