@@ -1,11 +1,13 @@
 /**
  * Memory over many runs: one process runs a fast command job N times (default 5,000) through
  * the same dispatcher, run store, pings and metrics the daemon uses, and prints the resident
- * memory after warm-up and at the end. A leak per run shows as growth with N. `--bare` spawns the
- * same command with `Deno.Command` alone (output piped and read the same way), to tell the
- * runtime's share from snapcron's.
+ * memory after warm-up and at the end, each time at once and again after `--settle` seconds
+ * idle (default 12), as a daemon is between runs: V8 gives back the pages it freed while busy
+ * only once its memory reducer (8 s) has run. A leak per run shows as growth with N in the settled
+ * figures. `--bare` spawns the same command with `Deno.Command` alone (output piped and read the
+ * same way), to tell the runtime's share from snapcron's.
  *
- *   deno run --allow-all --v8-flags=--expose-gc scripts/reliability/many_runs.ts [--runs 5000] [--bare] [--trim]
+ *   deno run --allow-all --v8-flags=--expose-gc scripts/reliability/many_runs.ts [--runs 5000] [--settle 12] [--bare] [--trim]
  *
  * The allocator settings in effect (MALLOC_* variables) are printed first. With `--trim`, the
  * end calls glibc's `malloc_trim(0)` (through FFI) and prints the RSS again: what that gives back
@@ -23,9 +25,11 @@ const { values } = parseArgs({
     runs: { type: "string" },
     bare: { type: "boolean", default: false },
     trim: { type: "boolean", default: false },
+    settle: { type: "string" },
   },
 });
 const runs = Number(values.runs ?? "5000");
+const settleMs = Number(values.settle ?? "12") * 1000;
 const encoder = new TextEncoder();
 const print = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
 const rss = () =>
@@ -38,6 +42,41 @@ const spec = { job: commandJob("fast", { argv: ARGV }), overlap: "skip" as const
 const source = { jobs: () => [{ name: "fast" }], history: (job: string) => store.get(job) };
 
 const heap = () => Deno.memoryUsage().heapUsed / 1048576;
+
+/**
+ * Where the resident memory is, from /proc/self/smaps (MiB): the `deno` executable's pages, other
+ * files, glibc's main heap (`[heap]`), V8's heap (committed, from Deno.memoryUsage), and the rest
+ * of the anonymous memory (glibc's thread arenas, runtime buffers, thread stacks).
+ */
+function breakdown(): string {
+  let exe = 0, files = 0, brk = 0, anon = 0;
+  let kind = "anon";
+  for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const path = head[1]!;
+      kind = path === Deno.execPath()
+        ? "exe"
+        : path === "[heap]"
+        ? "brk"
+        : path.startsWith("/")
+        ? "file"
+        : "anon";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const kb = Number(rss[1]);
+    if (kind === "exe") exe += kb;
+    else if (kind === "file") files += kb;
+    else if (kind === "brk") brk += kb;
+    else anon += kb;
+  }
+  const v8 = Deno.memoryUsage().heapTotal / 1024;
+  const mib = (kb: number) => (kb / 1024).toFixed(1);
+  return `executable ${mib(exe)}, other files ${mib(files)}, [heap] ${mib(brk)}, ` +
+    `anonymous ${mib(anon)} (V8 heap committed ${mib(v8)}) MiB`;
+}
 /** Open file descriptors: a pipe or process handle left open per run would show here. */
 const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
 let done = 0;
@@ -88,28 +127,35 @@ print(
   }`,
 );
 const warmUp = Math.min(500, Math.floor(runs / 10));
+
+/** RSS at once (after a full GC), then after `settleMs` idle, each printed with where it is. */
+async function measure(when: string): Promise<{ busy: number; settled: number }> {
+  // deno-lint-ignore no-explicit-any -- gc exists only with --v8-flags=--expose-gc
+  (globalThis as any).gc?.();
+  const busy = rss();
+  print(`${when}, at once: RSS ${busy.toFixed(1)} MiB: ${breakdown()}`);
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  const settled = rss();
+  print(`${when}, ${settleMs / 1000} s idle: RSS ${settled.toFixed(1)} MiB: ${breakdown()}`);
+  return { busy, settled };
+}
+
 await batch(warmUp);
-// deno-lint-ignore no-explicit-any -- gc exists only with --v8-flags=--expose-gc
-(globalThis as any).gc?.();
-const before = rss();
+const before = await measure(`after ${warmUp} warm-up runs`);
 const started = performance.now();
 await batch(runs - warmUp);
-// deno-lint-ignore no-explicit-any
-(globalThis as any).gc?.();
-const after = rss();
+const elapsed = (performance.now() - started) / 1000;
+const after = await measure(`after ${runs} runs`);
 const totals = values.bare
   ? { success: runs - failed, failure: failed }
   : store.get("fast")!.totals.runs;
-print(
-  `runs: ${totals.success} succeeded, ${totals.failure} failed in ${
-    ((performance.now() - started) / 1000).toFixed(1)
-  } s`,
-);
-print(
-  `RSS after ${warmUp} warm-up runs: ${before.toFixed(1)} MiB; after ${runs}: ${
-    after.toFixed(1)
-  } MiB; growth ${(after - before).toFixed(1)} MiB`,
-);
+print(`runs: ${totals.success} succeeded, ${totals.failure} failed in ${elapsed.toFixed(1)} s`);
+const growth = (key: "busy" | "settled") =>
+  `${before[key].toFixed(1)} → ${after[key].toFixed(1)} MiB, growth ${
+    (after[key] - before[key]).toFixed(1)
+  } MiB`;
+print(`RSS at once: ${growth("busy")}`);
+print(`RSS after ${settleMs / 1000} s idle: ${growth("settled")}`);
 if (values.trim) {
   const libc = Deno.dlopen("libc.so.6", {
     malloc_trim: { parameters: ["usize"], result: "i32" },
