@@ -14,6 +14,20 @@ const decoder = new TextDecoder();
 /** The repository's root, where `deno.json` lives. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/**
+ * The flags of deno.json's `snapcron` task that tune the runtime (not permissions): the
+ * benchmarks run snapcron as the task, the binary and the image do.
+ */
+export const RUNTIME_FLAGS: readonly string[] = (() => {
+  const { tasks } = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)) as {
+    tasks: Record<string, string>;
+  };
+  return (tasks.snapcron ?? "").split(/\s+/).filter((flag) => flag.startsWith("--v8-flags="));
+})();
+
+/** `deno run` flags for snapcron: the task's runtime flags and permissions. */
+export const SNAPCRON_FLAGS: readonly string[] = [...RUNTIME_FLAGS, ...PERMISSIONS];
+
 /** Prints one line to stdout. */
 export function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));

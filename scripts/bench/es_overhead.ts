@@ -29,10 +29,10 @@ import {
   machineFacts,
   measure,
   median,
-  PERMISSIONS,
   print,
   ROOT,
   type Row,
+  SNAPCRON_FLAGS,
   table,
   verdict,
   waitForHttp,
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
           await measure(Deno.execPath(), [
             "run",
             "--quiet",
-            ...PERMISSIONS,
+            ...SNAPCRON_FLAGS,
             `${ROOT}/main.ts`,
             "once",
             "es-overhead",
@@ -377,7 +377,7 @@ The shared Elasticsearch of \`scripts/services.sh\`: an index of ${megabytes} MB
 10 KB of random text, one shard), snapshotted into an fs repository of the benchmark's own with
 \`max_snapshot_bytes_per_sec: ${rate}\`, so that each snapshot takes a few seconds; each snapshot
 is deleted once measured, so the next copies all the data again. \`snapcron once JOB\` (\`deno run\`
-of \`main.ts\` with the \`snapcron\` task's permissions, an \`elasticsearch\` job,
+of \`main.ts\` with the \`snapcron\` task's V8 flag and permissions, an \`elasticsearch\` job,
 \`--log-format json\`) against \`curl -XPUT …/_snapshot/REPO/NAME?wait_for_completion=true\`, the
 two interleaved, medians of ${runs} run(s) each. **Delay**: for snapcron the time of its
 \`Run succeeded\` log line (\`snapcron once\` keeps no state file; that line follows the run's

@@ -25,6 +25,7 @@ import {
   procMemory,
   ROOT,
   type Row,
+  RUNTIME_FLAGS,
   table,
   tenJobsConfig,
   verdict,
@@ -67,14 +68,6 @@ const PROBES = [
   "src/cli/mod.ts",
 ];
 
-/** The flags of deno.json's `snapcron` task that tune the runtime (not permissions). */
-async function taskRuntimeFlags(): Promise<string[]> {
-  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as {
-    tasks: Record<string, string>;
-  };
-  return (tasks.snapcron ?? "").split(/\s+/).filter((flag) => flag.startsWith("--v8-flags="));
-}
-
 interface Sample {
   startMs: number;
   rss: number;
@@ -94,7 +87,7 @@ async function main(): Promise<void> {
   const idleMs = parseSeconds(values.idle) * 1000;
   const dir = await Deno.makeTempDir({ prefix: "snapcron-bench-footprint-" });
   const load = new LoadSampler();
-  const flags = await taskRuntimeFlags();
+  const flags = [...RUNTIME_FLAGS];
   try {
     const snapcron = async (runtimeFlags = flags): Promise<Sample> => {
       const port = freePort();

@@ -17,10 +17,10 @@ import {
   machineFacts,
   median,
   parseSeconds,
-  PERMISSIONS,
   print,
   ROOT,
   type Row,
+  SNAPCRON_FLAGS,
   stopChildren,
   table,
   tenJobsConfig,
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(config, tenJobsConfig(port, { runOnStart: true }));
     children.push(
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", ...PERMISSIONS, "main.ts", "run", "--config", config],
+        args: ["run", "--quiet", ...SNAPCRON_FLAGS, "main.ts", "run", "--config", config],
         cwd: ROOT,
         env: { NO_COLOR: "1" },
         stdin: "null",
