@@ -304,9 +304,11 @@ paused, reloaded, shutdown) ends its waiting shell without running anything.
 
 A/B run (\`--against\` the previous commit; three schedulers starting in the same second on 2
 cores, and builds of mine in the idle phase): p50 / p99 idle 7.3 / 19.3 → 4.9 / 23.1 ms (robfig/cron
-3.8 / 19.6), under wrk 10.0 / 20.8 → 5.3 / 11.5 (robfig/cron 5.7 / 13.5). **Quiet run** (04:05–04:16Z,
-snapcron and robfig/cron only; the table above): idle p50 / p99 2.6 / 8.6 ms against 3.3 / 10.6
-(0.81×, met), under wrk 4.9 / 11.4 against 5.1 / 16.5 (0.69×, met), no second missed.`;
+3.8 / 19.6), under wrk 10.0 / 20.8 → 5.3 / 11.5 (robfig/cron 5.7 / 13.5). **Quiet run** (04:05–04:16Z, snapcron and robfig/cron only, snapcron without the task's V8 flag): idle p50 / p99 2.6 / 8.6 ms against 3.3 / 10.6
+(0.81×, met), under wrk 4.9 / 11.4 against 5.1 / 16.5 (0.69×, met), no second missed. **As
+shipped** (04:51–05:02Z, snapcron with the \`snapcron\` task's \`--max-semi-space-size=1\`, as
+every benchmark now runs it; the table above): idle p50 / p99 2.5 / 7.6 ms against 3.3 / 8.3
+(0.92×, met), under wrk 4.7 / 11.3 against 5.0 / 13.2 (0.85×, met), no second missed.`;
 
 /** Builds robfig_tick against Debian's GOPATH tree; returns the binary's path. */
 async function buildRobfig(dir: string): Promise<string> {
