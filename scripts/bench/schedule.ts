@@ -285,26 +285,31 @@ Still missed, by a few milliseconds; the rest was not broken down (the extra tim
 Deno's spawn path are the candidates).
 
 Second round (2026-11-26 03:30–04:25Z, quiet machine), broken down first with spawns from a Deno
-loop (150 of each; p50 / p99 ms from the call to \`date\`'s timestamp): \`sh -c date\` spawned directly
+loop (150 of each; p50 / p99 ms from the call to \`date\`'s timestamp): \`sh -c date\` spawned
+directly
 3.0 / 6.6; through \`timeout -- 0\` 4.6 / 8.2; through \`env\` or \`setsid\` (an exec more, no fork)
 4.3 / 6.6 and 4.3 / 5.6. So timeout(1) costs its exec (~1.3 ms on this VM), not its fork, and no
 wrapper makes a process group for less; Deno has no setpgid, and stopping a tree by walking /proc
 instead needs \`--allow-all\` in Deno 2.9 (it refuses /proc to \`--allow-read\`).
 
-Changed: **prepared starts**. The scheduler calls \`onPrepare\` 100 ms before a slot; the dispatcher,
+Changed: **prepared starts**. The scheduler calls \`onPrepare\` 100 ms before a slot; the
+dispatcher,
 when the run would start at once, has the command job make its process group then, with a
 \`/bin/sh\` in it that waits for a newline on its standard input; at the slot the run writes the
 newline and the shell execs the command, or runs a \`shell:\` script itself by \`eval\` (now the
 way scripts run in every start, one exec fewer than \`sh -c\` from a shell). From the go to
 \`date\`'s timestamp: 1.8 / 2.9 ms with an exec of \`date\`, 2.75 / 4.1 with an exec of \`sh -c\`.
 The go is a pipe write, which Deno makes only when the current task ends (a 3 ms busy loop right
-after it made the start 2 ms later), so whatever follows it in the same task delays it; in the daemon:
+after it made the start 2 ms later), so whatever follows it in the same task delays it; in the
+daemon:
 wake-up to go 0.1–0.4 ms, go to the write done 0.4–0.8 ms. A run not started after all (skipped,
 paused, reloaded, shutdown) ends its waiting shell without running anything.
 
 A/B run (\`--against\` the previous commit; three schedulers starting in the same second on 2
 cores, and builds of mine in the idle phase): p50 / p99 idle 7.3 / 19.3 → 4.9 / 23.1 ms (robfig/cron
-3.8 / 19.6), under wrk 10.0 / 20.8 → 5.3 / 11.5 (robfig/cron 5.7 / 13.5). **Quiet run** (04:05–04:16Z, snapcron and robfig/cron only, snapcron without the task's V8 flag): idle p50 / p99 2.6 / 8.6 ms against 3.3 / 10.6
+3.8 / 19.6), under wrk 10.0 / 20.8 → 5.3 / 11.5 (robfig/cron 5.7 / 13.5). **Quiet run**
+(04:05–04:16Z, snapcron and robfig/cron only, snapcron without the task's V8 flag): idle p50 / p99
+2.6 / 8.6 ms against 3.3 / 10.6
 (0.81×, met), under wrk 4.9 / 11.4 against 5.1 / 16.5 (0.69×, met), no second missed. **As
 shipped** (04:51–05:02Z, snapcron with the \`snapcron\` task's \`--max-semi-space-size=1\`, as
 every benchmark now runs it; the table above): idle p50 / p99 2.5 / 7.6 ms against 3.3 / 8.3
