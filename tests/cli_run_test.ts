@@ -7,9 +7,38 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
   return { status: response.status, body: await response.json() };
 }
 
-Deno.test("snapcron run serves go-cron status for a passing and a failing job", async () => {
+/**
+ * `snapcron run` on the config `yaml` gives for a free status port. `stop()` sends SIGTERM, waits
+ * for the exit and the output, removes the config and returns the exit code.
+ */
+async function startDaemon(yaml: (port: number) => string, args: string[] = []) {
   const port = freePort();
-  const config = await tempConfig(`
+  const config = await tempConfig(yaml(port));
+  const child = spawnSnapcron(["run", "--config", config, ...args]);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    config,
+    stderr,
+    async stop(): Promise<number> {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Gone already.
+      }
+      const { code } = await child.status;
+      await Promise.all([stdout.done, stderr.done]);
+      await Deno.remove(config);
+      return code;
+    },
+    signal: (signal: Deno.Signal) => child.kill(signal),
+  };
+}
+
+Deno.test("snapcron run serves go-cron status for a passing and a failing job", async () => {
+  const daemon = await startDaemon((port) => `
 status:
   listen: "127.0.0.1:${port}"
 shutdown_grace: 5s
@@ -20,12 +49,10 @@ jobs:
   bad:
     schedule: "* * * * * *"
     shell: "echo broken >&2; exit 3"
-`);
-  const child = spawnSnapcron(["run", "--config", config, "--log-format", "json"]);
-  const stdout = collect(child.stdout);
-  const stderr = collect(child.stderr);
+`, ["--log-format", "json"]);
+  const { base, stderr } = daemon;
+  let code = -1;
   try {
-    const base = `http://127.0.0.1:${port}`;
     const overview = await waitFor("both jobs to finish a run", async () => {
       const result = await getJson(`${base}/`);
       const jobs = result.body.jobs;
@@ -61,39 +88,32 @@ jobs:
     assert.deepEqual(health.status, 200);
     await health.body?.cancel();
   } finally {
-    child.kill("SIGTERM");
+    code = await daemon.stop();
   }
-  const status = await child.status;
-  await Promise.all([stdout.done, stderr.done]);
-  assert.deepEqual(status.code, 0, `snapcron exits 0 on SIGTERM:\n${stderr.text()}`);
+  assert.deepEqual(code, 0, `snapcron exits 0 on SIGTERM:\n${stderr.text()}`);
   const lines = stderr.text().trim().split("\n").map((line) => JSON.parse(line));
   assert.ok(
     lines.some((line) => line.job === "good" && line.msg === "all good"),
     "job output is logged as JSON",
   );
   assert.ok(lines.some((line) => line.msg === "SIGTERM: stopping"));
-  await Deno.remove(config);
 });
 
 Deno.test("snapcron run starts a scheduled command from a process made before its second", async () => {
-  const port = freePort();
   // The age of the script's own process when it runs: field 22 of /proc/PID/stat is its start
   // in clock ticks after boot, /proc/uptime the time now. ($$ is a literal $ in a config.)
-  const config = await tempConfig(`
+  const daemon = await startDaemon((port) => `
 status: { listen: "127.0.0.1:${port}" }
 jobs:
   tick:
     schedule: "* * * * * *"
     shell: "echo $(cut -d' ' -f22 /proc/$$$$/stat) $(getconf CLK_TCK) $(cut -d' ' -f1 /proc/uptime)"
 `);
-  const child = spawnSnapcron(["run", "--config", config]);
-  const stderr = collect(child.stderr);
-  const stdout = collect(child.stdout);
+  let code = -1;
   try {
-    const base = `http://127.0.0.1:${port}`;
     const outputs = new Map<string, string>();
     await waitFor("four runs", async () => {
-      const { body } = await getJson(`${base}/jobs/tick`);
+      const { body } = await getJson(`${daemon.base}/jobs/tick`);
       if (body.Last.ExitTime) outputs.set(body.Last.StartingTime, body.Last.Stdout);
       return outputs.size >= 4 || undefined;
     });
@@ -106,45 +126,40 @@ jobs:
     // Made 100 ms before the second; a process spawned at the second would be 0–10 ms old.
     assert.ok(ages.every((age: number) => age >= 0.04), `ages ${ages}`);
   } finally {
-    child.kill("SIGTERM");
+    code = await daemon.stop();
   }
-  assert.deepEqual((await child.status).code, 0, stderr.text());
-  await Promise.all([stdout.done, stderr.done]);
-  await Deno.remove(config);
+  assert.deepEqual(code, 0, daemon.stderr.text());
 });
 
 Deno.test("snapcron run re-reads the config on SIGHUP and refuses a broken one", async () => {
-  const port = freePort();
-  const config = await tempConfig(`
+  const daemon = await startDaemon((port) => `
 status: { listen: "127.0.0.1:${port}" }
 jobs:
   first:
     schedule: "@hourly"
     command: ["/bin/true"]
 `);
-  const child = spawnSnapcron(["run", "--config", config]);
-  const stderr = collect(child.stderr);
-  const stdout = collect(child.stdout);
+  const { base, stderr } = daemon;
+  let code = -1;
   try {
-    const base = `http://127.0.0.1:${port}`;
     await waitFor("the status server", async () => (await getJson(`${base}/`)).body);
     await Deno.writeTextFile(
-      config,
+      daemon.config,
       `
-status: { listen: "127.0.0.1:${port}" }
+status: { listen: "127.0.0.1:${daemon.port}" }
 jobs:
   second:
     schedule: "@daily"
     command: ["/bin/true"]
 `,
     );
-    child.kill("SIGHUP");
+    daemon.signal("SIGHUP");
     await waitFor("the new job", async () => {
       const { body } = await getJson(`${base}/`);
       return "second" in body.jobs && !("first" in body.jobs) ? true : undefined;
     });
-    await Deno.writeTextFile(config, "jobs:\n  broken:\n    shedule: x\n");
-    child.kill("SIGHUP");
+    await Deno.writeTextFile(daemon.config, "jobs:\n  broken:\n    shedule: x\n");
+    daemon.signal("SIGHUP");
     await waitFor(
       "the refusal",
       () => Promise.resolve(stderr.text().includes("New config refused") || undefined),
@@ -153,16 +168,13 @@ jobs:
     const { body } = await getJson(`${base}/`);
     assert.ok("second" in body.jobs, "the old config keeps running");
   } finally {
-    child.kill("SIGTERM");
+    code = await daemon.stop();
   }
-  assert.deepEqual((await child.status).code, 0);
-  await Promise.all([stdout.done, stderr.done]);
-  await Deno.remove(config);
+  assert.deepEqual(code, 0);
 });
 
 Deno.test("snapcron run stops a running job on SIGTERM within shutdown_grace", async () => {
-  const port = freePort();
-  const config = await tempConfig(`
+  const daemon = await startDaemon((port) => `
 status: { listen: "127.0.0.1:${port}" }
 shutdown_grace: 1s
 jobs:
@@ -171,26 +183,18 @@ jobs:
     run_on_start: true
     shell: "trap '' TERM; echo started; sleep 60"
 `);
-  const child = spawnSnapcron(["run", "--config", config]);
-  const stderr = collect(child.stderr);
-  const stdout = collect(child.stdout);
   await waitFor(
     "the job to start",
-    () => Promise.resolve(stderr.text().includes("started") || undefined),
+    () => Promise.resolve(daemon.stderr.text().includes("started") || undefined),
   );
   const started = Date.now();
-  child.kill("SIGTERM");
-  const status = await child.status;
-  await Promise.all([stdout.done, stderr.done]);
-  assert.deepEqual(status.code, 0);
+  assert.deepEqual(await daemon.stop(), 0);
   assert.ok(Date.now() - started < 8000, "stopped within the grace period plus start-up slack");
-  assert.match(stderr.text(), /SIGKILL/);
-  await Deno.remove(config);
+  assert.match(daemon.stderr.text(), /SIGKILL/);
 });
 
 Deno.test("snapcron run gives up the permissions its config does not need, and says so", async () => {
-  const port = freePort();
-  const config = await tempConfig(`
+  const daemon = await startDaemon((port) => `
 status: { listen: "127.0.0.1:${port}" }
 storage:
   s3: { type: s3, bucket: b, endpoint: "http://127.0.0.1:9", region: us-east-1 }
@@ -200,9 +204,8 @@ jobs:
     etcd: { endpoints: ["http://127.0.0.1:9"] }
     upload: { storage: s3 }
 `);
-  const child = spawnSnapcron(["run", "--config", config]);
-  const stdout = collect(child.stdout);
-  const stderr = collect(child.stderr);
+  const { stderr } = daemon;
+  let code = -1;
   try {
     await waitFor(
       "start-up",
@@ -210,14 +213,14 @@ jobs:
     );
     assert.match(stderr.text(), /Dropped permissions this config does not need: run, write/);
     await Deno.writeTextFile(
-      config,
+      daemon.config,
       `
-status: { listen: "127.0.0.1:${port}" }
+status: { listen: "127.0.0.1:${daemon.port}" }
 jobs:
   cmd: { schedule: "@yearly", command: ["/bin/true"] }
 `,
     );
-    child.kill("SIGHUP");
+    daemon.signal("SIGHUP");
     await waitFor(
       "the refusal",
       () => Promise.resolve(stderr.text().includes("New config refused") || undefined),
@@ -227,9 +230,7 @@ jobs:
       /needs the run permission, given up at start .*: restart snapcron to load it/,
     );
   } finally {
-    child.kill("SIGTERM");
+    code = await daemon.stop();
   }
-  assert.equal((await child.status).code, 0);
-  await Promise.all([stdout.done, stderr.done]);
-  await Deno.remove(config);
+  assert.equal(code, 0);
 });
