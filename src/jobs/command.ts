@@ -7,7 +7,7 @@ export type SinkResult = Pick<JobOutcome, "artifacts" | "deletions">;
 export interface CommandJobOptions {
   /** Program and arguments, run without a shell. */
   argv?: readonly string[];
-  /** A shell script, run by `/bin/sh` (see {@linkcode RUN_SCRIPT}), when the user asked for a shell. */
+  /** A shell script, run by `/bin/sh` ({@linkcode RUN_SCRIPT}), when the user asked for one. */
   shell?: string;
   env?: Record<string, string>;
   workdir?: string;
