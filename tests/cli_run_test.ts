@@ -131,6 +131,56 @@ jobs:
   assert.deepEqual(code, 0, daemon.stderr.text());
 });
 
+/** Processes whose command line contains `text` (pgrep -f), other than pgrep itself. */
+async function processesWith(text: string): Promise<string[]> {
+  const { stdout } = await new Deno.Command("pgrep", { args: ["-a", "-f", text] }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((line) =>
+    line && !line.includes("pgrep")
+  );
+}
+
+Deno.test("snapcron run ends the start it prepared for a job a reload removed", async () => {
+  const marker = `prepared-${crypto.randomUUID()}`;
+  const daemon = await startDaemon((port) => `
+status: { listen: "127.0.0.1:${port}" }
+jobs:
+  tick:
+    schedule: "* * * * * *"
+    command: ["/bin/echo", "${marker}"]
+`);
+  let code = -1;
+  try {
+    await waitFor("a first run", async () => {
+      const { body } = await getJson(`${daemon.base}/jobs/tick`);
+      return body.Last.ExitTime ? true : undefined;
+    });
+    await Deno.writeTextFile(
+      daemon.config,
+      `status: { listen: "127.0.0.1:${daemon.port}" }\njobs:\n  other: { schedule: "@yearly", command: ["/bin/true"] }\n`,
+    );
+    // Inside the 100 ms before a second, when the next start waits prepared (30 ms margin).
+    const intoSecond = Date.now() % 1000;
+    await new Promise((resolve) => setTimeout(resolve, (1940 - intoSecond) % 1000));
+    const waiting = await processesWith(marker);
+    daemon.signal("SIGHUP");
+    await waitFor(
+      "the reload",
+      () => Promise.resolve(daemon.stderr.text().includes("Configuration reloaded") || undefined),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(
+      await processesWith(marker),
+      [],
+      `left waiting; before the reload: ${waiting}`,
+    );
+    const { body } = await getJson(`${daemon.base}/`);
+    assert.ok(!("tick" in body.jobs), "the job is gone");
+  } finally {
+    code = await daemon.stop();
+  }
+  assert.deepEqual(code, 0);
+});
+
 Deno.test("snapcron run re-reads the config on SIGHUP and refuses a broken one", async () => {
   const daemon = await startDaemon((port) => `
 status: { listen: "127.0.0.1:${port}" }
