@@ -11,6 +11,7 @@ import {
   type PreparedStart,
   runJob,
   type RunJobOptions,
+  type RunRecord,
   RunStore,
 } from "./mod.ts";
 
@@ -30,7 +31,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The two ways a command starts: spawned by the run ("cold"), and prepared ahead of time, as the
  * scheduler does shortly before a slot ("prepared").
  */
-const STARTS: Record<string, (job: Job, options: RunJobOptions) => Promise<RunRecordOf>> = {
+const STARTS: Record<string, (job: Job, options: RunJobOptions) => Promise<RunRecord>> = {
   cold: (job, options) => runJob(job, options),
   prepared: async (job, options) => {
     const prepared = job.prepare?.();
@@ -39,7 +40,6 @@ const STARTS: Record<string, (job: Job, options: RunJobOptions) => Promise<RunRe
     return runJob(job, { ...options, prepared });
   },
 };
-type RunRecordOf = Awaited<ReturnType<typeof runJob>>;
 
 /**
  * True while `pid` runs; a zombie waiting for its reaper counts as dead. Read by a shell: Deno
