@@ -200,6 +200,39 @@ Deno.test("GET / gives browsers the HTML dashboard with the same status code", a
   await api.body?.cancel();
 });
 
+Deno.test("Paths route the same with a query, a fragment or trailing slashes", async () => {
+  const store = new RunStore();
+  store.declare("backup");
+  const handler = handlerFor(store);
+  for (const path of ["/?pretty=1", "/#top", "//", "/?a=/jobs"]) {
+    const { status, body } = await get(handler, path);
+    assert.equal(status, 200, path);
+    assert.equal(body.Schedule, "0/10 * * * * *", path);
+  }
+  const list = await get(handler, "/jobs/?limit=5");
+  assert.ok(Array.isArray(list.body));
+  assert.equal((await get(handler, "/jobs/backup/")).body.name, "backup");
+  assert.equal((await get(handler, "/jobs/back%75p")).body.name, "backup");
+  const missing = await get(handler, "/jobs/nope?x=/jobs/backup");
+  assert.equal(missing.status, 404);
+  assert.match(missing.body.error, /no job named "nope"/);
+  const metrics = handler(new Request("http://localhost/metrics/?x"));
+  assert.match(await metrics.text(), /^# HELP /m);
+});
+
+Deno.test("GET / in JSON carries only content-type (Deno.serve's fast path); the dashboard is no-store", async () => {
+  const store = new RunStore();
+  store.finish(record("backup", "success", 0, "2026-01-01T00:00:00Z"));
+  const handler = handlerFor(store);
+  const api = handler(new Request("http://localhost/"));
+  assert.deepEqual([...api.headers.keys()], ["content-type"]);
+  await api.body?.cancel();
+  const page = handler(new Request("http://localhost/", { headers: { accept: "text/html" } }));
+  assert.equal(page.headers.get("cache-control"), "no-store");
+  assert.equal(page.headers.get("vary"), "accept");
+  await page.body?.cancel();
+});
+
 function actionsHandler(options: { protectReads?: boolean } = {}) {
   const calls: string[] = [];
   const audit: string[] = [];
