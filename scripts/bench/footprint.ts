@@ -44,7 +44,13 @@ too, −0.9 MiB), not adopted; parsing the config (yaml + zod) in a Worker that 
 \`MALLOC_ARENA_MAX\`, \`MALLOC_TRIM_THRESHOLD_\`, \`MALLOC_MMAP_THRESHOLD_\`, no effect;
 \`--no-code-cache\`, −3 MiB but 80–250 ms slower to start, not adopted. Of the idle RSS, about 58 MiB
 is outside the V8 heap and about 41 MiB of it is pages of the \`deno\` executable itself, which a
-compiled binary (a smaller runtime) may not touch; it could not be measured here (no denort).`;
+compiled binary (a smaller runtime) may not touch; it could not be measured here (no denort).
+Later the same day (06:30Z): \`yaml\` resolves to its CommonJS build (the \`node\` export
+condition), and alone it costs +12.2 MiB against +4.3 MiB for its ES module build (imported by file
+path as a probe); the ES build through a \`node_modules\` directory left \`snapcron run\` at 76.0
+against 75.0 MiB (what it keeps out is presumably loaded by other modules; not broken down), so
+not adopted. No, 2 or 8 major GCs forced (\`--expose-gc\`) 1.5 s after start: 76.6, 76.6 and
+77.0 MiB, no change (the V8 heap holds 12.7 MB in use, against 4.0 for a bare server).`;
 
 const RSS_LIMIT = 60 * MiB;
 const START_LIMIT_MS = 500;
