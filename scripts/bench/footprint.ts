@@ -37,20 +37,27 @@ import {
 /** What was tried against the idle RSS target, measured by hand on 2026-11-26 (kept with the bench). */
 const PROFILE_NOTES =
   `Tried against the 60 MiB target (2026-11-26, same machine, medians of 3–5 interleaved runs):
-the V8 flag above, 79.8 → 74.8 MiB, adopted; loading the etcd/Elasticsearch/retention job code on a
-job's first run, no change (the CLI's other commands load it statically anyway; with those made lazy
-too, −0.9 MiB), not adopted; parsing the config (yaml + zod) in a Worker that is terminated after,
-71 → 78 MiB (a second isolate costs more than the modules it keeps out), not adopted;
-\`MALLOC_ARENA_MAX\`, \`MALLOC_TRIM_THRESHOLD_\`, \`MALLOC_MMAP_THRESHOLD_\`, no effect;
-\`--no-code-cache\`, −3 MiB but 80–250 ms slower to start, not adopted. Of the idle RSS, about 58 MiB
-is outside the V8 heap and about 41 MiB of it is pages of the \`deno\` executable itself, which a
-compiled binary (a smaller runtime) may not touch; it could not be measured here (no denort).
-Later the same day (06:30Z): \`yaml\` resolves to its CommonJS build (the \`node\` export
-condition), and alone it costs +12.2 MiB against +4.3 MiB for its ES module build (imported by file
-path as a probe); the ES build through a \`node_modules\` directory left \`snapcron run\` at 76.0
-against 75.0 MiB (what it keeps out is presumably loaded by other modules; not broken down), so
-not adopted. No, 2 or 8 major GCs forced (\`--expose-gc\`) 1.5 s after start: 76.6, 76.6 and
-77.0 MiB, no change (the V8 heap holds 12.7 MB in use, against 4.0 for a bare server).`;
+\`--max-semi-space-size=1\`, 79.8 → 74.8 MiB, adopted (\`=2\` tried, see below); loading the
+etcd/Elasticsearch/retention job code on a job's first run, no change (the CLI's other commands load
+it statically anyway; with those made lazy too, −0.9 MiB), not adopted; parsing the config (yaml +
+zod) in a Worker that is terminated after, 71 → 78 MiB (a second isolate costs more than the modules
+it keeps out), not adopted; \`MALLOC_ARENA_MAX\`, \`MALLOC_TRIM_THRESHOLD_\`,
+\`MALLOC_MMAP_THRESHOLD_\`, no effect; \`--no-code-cache\`, −3 MiB but 80–250 ms slower to start,
+not adopted. Of the idle RSS, about 58 MiB is outside the V8 heap and about 41 MiB of it is pages of
+the \`deno\` executable itself, which a compiled binary (a smaller runtime) may not touch; it could
+not be measured here (no denort). Later the same day (06:30Z): \`yaml\` resolves to its CommonJS
+build (the \`node\` export condition), and alone it costs +12.2 MiB against +4.3 MiB for its ES
+module build (imported by file path as a probe); the ES build through a \`node_modules\` directory
+left \`snapcron run\` at 76.0 against 75.0 MiB (what it keeps out is presumably loaded by other
+modules; not broken down), so not adopted. No, 2 or 8 major GCs forced (\`--expose-gc\`) 1.5 s after
+start: 76.6, 76.6 and 77.0 MiB, no change (the V8 heap holds 12.7 MB in use, against 4.0 for a bare
+server). \`--max-semi-space-size=2\` tried at 06:50–07:03Z: with 1 MiB semi-spaces an S3 upload's
+short-lived objects are promoted and its peak grows with size (146 MiB at 1 GiB, 163 at 4 GiB);
+with 2 MiB, 144 and 150 (growth 1.04, met). But the etcd gRPC backup peaked higher (155 MiB at 256
+MiB and 176 at 1 GiB, against 133 and 155 with \`=1\`; its growth 1.14 against 1.17) and the idle
+daemon is about 2.5 MiB larger (77.5 against 75.0 MiB here; three interleaved daemons of each:
+79.5–79.9 with \`=2\`, 77.4–77.9 with \`=1\`); lower peaks for the common cases won, \`=1\`
+kept.`;
 
 const RSS_LIMIT = 60 * MiB;
 const START_LIMIT_MS = 500;
