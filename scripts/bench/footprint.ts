@@ -26,6 +26,7 @@ import {
   ROOT,
   type Row,
   RUNTIME_FLAGS,
+  stopChildren,
   table,
   tenJobsConfig,
   verdict,
@@ -301,12 +302,7 @@ async function sample(argv: string[], port: number, idleMs: number): Promise<Sam
   } catch (error) {
     throw new Error(`${argv.slice(-3).join(" ")}: ${error}\n${await Promise.race([stderr, ""])}`);
   } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await child.status;
+    await stopChildren([child], "SIGTERM");
     await stderr;
   }
 }

@@ -160,8 +160,7 @@ jobs:
       await sleepUntil((from + runs) * 1000 + 900);
     }
     load.stop();
-    for (const child of children) child.kill("SIGTERM");
-    await Promise.all(children.map((child) => child.status));
+    await stopChildren(children, "SIGTERM");
     await Promise.all(logs);
 
     const recorded = {

@@ -134,11 +134,8 @@ function endInput(child: Deno.ChildProcess, bytes?: Uint8Array): void {
 
 /** A job that runs a command in its own process group. */
 export function commandJob(name: string, options: CommandJobOptions): Job {
-  const argv = options.shell !== undefined ? [SHELL, "-c", options.shell] : options.argv;
-  if (!argv || argv.length === 0 || !argv[0]) {
-    throw new TypeError(`Job "${name}" has no command: set "command" or "shell"`);
-  }
-  const program = argv[0];
+  const program = options.shell !== undefined ? SHELL : options.argv?.[0];
+  if (!program) throw new TypeError(`Job "${name}" has no command: set "command" or "shell"`);
   return {
     name,
     kind: "command",
