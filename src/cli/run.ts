@@ -59,8 +59,11 @@ export async function serve(
     version: VERSION,
     redact: createRedactor(config.secrets),
   });
-  await daemon.start();
   const { promise: stopped, resolve: stop } = Promise.withResolvers<Deno.Signal>();
+  // The listeners go in before the start: a signal during it (its status line is out, so a
+  // supervisor may already send one) must not kill the process by its default action. A reload
+  // waits until the start is done, and is dropped if it failed.
+  const { promise: started, resolve: startDone } = Promise.withResolvers<boolean>();
   const onStop = (signal: Deno.Signal) => () => stop(signal);
   const listeners: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
@@ -69,7 +72,9 @@ export async function serve(
   if (reload) {
     listeners.push(["SIGHUP", () => {
       log.info("SIGHUP: re-reading the config");
-      reload().then((next) => {
+      started.then(async (ok) => {
+        if (!ok) return;
+        const next = await reload();
         const missing = missingPermissions(next);
         if (missing) throw new Error(missing);
         return daemon.reload(next);
@@ -81,6 +86,13 @@ export async function serve(
   }
   for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
   try {
+    let ok = false;
+    try {
+      await daemon.start();
+      ok = true;
+    } finally {
+      startDone(ok);
+    }
     const signal = await stopped;
     log.info(`${signal}: stopping`);
     await daemon.stop();
