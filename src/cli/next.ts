@@ -1,5 +1,4 @@
-import { isTimeZone } from "../config/mod.ts";
-import { parseSchedule } from "../schedule/mod.ts";
+import { isTimeZone, parseSchedule } from "../schedule/mod.ts";
 import { EXIT, parseFlags, print, printError, UsageError } from "./_common.ts";
 
 /** Help text of `snapcron next`. */

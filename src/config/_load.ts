@@ -18,7 +18,7 @@ import {
   snapshotPolicyFromKeys,
 } from "../retention/mod.ts";
 import type { OverlapPolicy } from "../runner/mod.ts";
-import { parseSchedule, type Schedule } from "../schedule/mod.ts";
+import { isTimeZone, parseSchedule, type Schedule } from "../schedule/mod.ts";
 import { ConfigError, type ConfigIssue } from "./_errors.ts";
 import { EnvExpansionError, expandEnv } from "./_env.ts";
 import {
@@ -631,16 +631,6 @@ export function parseListen(
   }
   const hostname = match[1] ?? (match[2] || "0.0.0.0");
   return { enabled: port !== 0, hostname, port };
-}
-
-/** True when `zone` is an IANA time zone this runtime knows. */
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function pathOf(path: readonly unknown[], key: string): string {

@@ -14,7 +14,6 @@ export {
   DEFAULT_LISTEN,
   type DogStatsDConfig,
   type HaConfig,
-  isTimeZone,
   type JobConfig,
   KEY_PLACEHOLDERS,
   loadConfig,

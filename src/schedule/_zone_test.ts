@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatOffset, loadTimeZone, TimeZone } from "./_zone.ts";
+import { formatOffset, isTimeZone, loadTimeZone, TimeZone } from "./_zone.ts";
 
 const HOUR = 3_600_000;
 
@@ -64,4 +64,24 @@ Deno.test("formatOffset() writes UTC+hh:mm", () => {
   assert.equal(formatOffset(-4 * HOUR), "UTC-04:00");
   assert.equal(formatOffset(5.5 * HOUR), "UTC+05:30");
   assert.equal(formatOffset(0), "UTC+00:00");
+});
+
+Deno.test("UTC by any of its names is fixed at 0, and every such name is one Intl knows", () => {
+  const names = ["UTC", "utc", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Zulu"];
+  for (const name of names) {
+    // The shortcut skips Intl; it must not accept a name that Intl would refuse.
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    const zone = new TimeZone(name);
+    assert.ok(zone.fixed, name);
+    assert.equal(zone.offsetAt(Date.UTC(2026, 6, 1, 12)), 0, name);
+    assert.equal(zone.name, name);
+  }
+});
+
+Deno.test("isTimeZone() knows IANA names and UTC, and refuses the rest", () => {
+  assert.ok(isTimeZone("Europe/Berlin"));
+  assert.ok(isTimeZone("UTC"));
+  assert.ok(!isTimeZone("Mars/Olympus"));
+  assert.ok(!isTimeZone("UTC/Etc"));
+  assert.ok(!isTimeZone(""));
 });

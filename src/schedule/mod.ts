@@ -55,6 +55,7 @@ import { loadTimeZone, type TimeZone } from "./_zone.ts";
 
 export { ScheduleSyntaxError, type ScheduleSyntaxErrorOptions } from "./_errors.ts";
 export { parseGoDuration } from "./_go_duration.ts";
+export { isTimeZone } from "./_zone.ts";
 // The run loop lives beside the dialect (written separately); src/cli imports it from here.
 export { type DueRun, type ScheduledJob, Scheduler, type SchedulerOptions } from "./_scheduler.ts";
 
