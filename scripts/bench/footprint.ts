@@ -66,7 +66,6 @@ const START_LIMIT_MS = 500;
 /** Modules whose load cost is measured one by one. */
 const PROBES = [
   "@aws-sdk/client-s3",
-  "zod",
   "yaml",
   "node:crypto",
   "node:dgram",

@@ -8,7 +8,6 @@ import {
   visit,
   type YAMLError,
 } from "yaml";
-import type { z } from "zod";
 import { createRedactor } from "../log/mod.ts";
 import { snapshotName } from "../jobs/mod.ts";
 import {
@@ -24,17 +23,15 @@ import { EnvExpansionError, expandEnv } from "./_env.ts";
 import {
   type BackupRetentionSection,
   configSchema,
-  discriminatorValues,
   type ElasticsearchSection,
   type EtcdSection,
   type HaSection,
   JOB_KINDS,
   JOB_NAME,
-  knownKeys,
   type RawConfig,
   type StorageSection,
 } from "./_schema.ts";
-import { closest } from "./_suggest.ts";
+import { checkShape, type Path, type ShapeIssue } from "./_shape.ts";
 
 /** Where the status server listens; `port: 0` in the file disables it. */
 export interface StatusConfig {
@@ -296,13 +293,16 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
       message: 'aliases expand to too much data: repeat fewer "*" aliases',
     }], { cause: error });
   }
-  const result = configSchema.safeParse(data, { reportInput: true });
-  if (!result.success) {
+  // The value of a secret-looking key is described by its type only, never shown.
+  const got = (value: unknown, path: Path) =>
+    describe(value, SECRET_KEY.test(String(path.findLast((p) => typeof p === "string") ?? "")));
+  const result = checkShape(configSchema, data, got);
+  if (!result.ok) {
     // A secret that lands in a message (a password under a misspelt key) is masked there too.
     const redact = createRedactor([...secrets, ...collectSecrets(data)]);
-    const mapped = result.error.issues.map((issue) => {
-      const mappedIssue = zodIssue(issue, doc, position);
-      return { ...mappedIssue, message: redact(mappedIssue.message) };
+    const mapped = result.issues.map((issue) => {
+      const located = locateIssue(issue, doc, position);
+      return { ...located, message: redact(located.message) };
     });
     // `shedule:` gives both "unknown key shedule" and "missing schedule": keep only the typo.
     const typos = new Set(
@@ -320,7 +320,7 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
   }
   const locate = (path: PropertyKey[], at: "key" | "value") =>
     position(at === "key" ? keyNodeAt(doc, path)?.range?.[0] : nodeAt(doc, path)?.range?.[0]);
-  return buildConfig(result.data, file, env, [...secrets, ...collectSecrets(data)], locate);
+  return buildConfig(result.value, file, env, [...secrets, ...collectSecrets(data)], locate);
 }
 
 function buildConfig(
@@ -657,92 +657,18 @@ function keyNodeAt(doc: Document, path: readonly PropertyKey[]) {
   return pair && isScalar(pair.key) ? pair.key : undefined;
 }
 
-function zodIssue(
-  issue: z.core.$ZodIssue,
+/** An issue with the line and column of the value (or the unknown key) it is about. */
+function locateIssue(
+  issue: ShapeIssue,
   doc: Document,
   position: (offset: number | undefined) => { line?: number; column?: number },
 ): ConfigIssue {
-  const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
-  const dotted = path.join(".");
-  if (issue.code === "unrecognized_keys") {
-    const key = issue.keys[0] ?? "";
-    const offset = keyNodeAt(doc, [...path, key])?.range?.[0];
-    const hint = closest(key, knownKeys(path));
-    const more = issue.keys.length > 1
-      ? ` (and ${issue.keys.slice(1).map((k) => `"${k}"`).join(", ")})`
-      : "";
-    return {
-      path: dotted,
-      ...position(offset),
-      message: `unknown key "${key}"${more}` +
-        (hint ? ` (did you mean "${hint}"?)` : `: known keys are ${knownKeys(path).join(", ")}`),
-    };
-  }
-  const node = nodeAt(doc, path);
-  const parent = node ? undefined : nodeAt(doc, path.slice(0, -1));
-  const offset = (node ?? parent)?.range?.[0];
-  // The value of a secret-looking key is described by its type only, never shown.
-  const secret = SECRET_KEY.test(String(path.findLast((p) => typeof p === "string") ?? ""));
-  const got = (value: unknown) => describe(value, secret);
-  let message = issue.message;
-  if (issue.code === "invalid_type") {
-    message = issue.input === undefined
-      ? `missing required key "${String(path.at(-1))}"`
-      : `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}, got ${got(issue.input)}`;
-  } else if (issue.code === "invalid_union" && discriminatorValues(path).length > 0) {
-    const value = (node as { toJSON?: () => unknown } | undefined)?.toJSON?.();
-    const values = discriminatorValues(path).map((v) => `"${v}"`).join(", ");
-    message = value === undefined
-      ? `missing required key "${String(path.at(-1))}": use one of ${values}`
-      : `must be one of ${values}, got ${got(value)}`;
-  } else if (issue.code === "invalid_union") {
-    message = `${unionExpectation(issue)}, got ${got(issue.input)}`;
-  } else if (issue.code === "invalid_value") {
-    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${
-      got(issue.input)
-    }`;
-  } else if (issue.code === "invalid_format") {
-    message = issue.message.startsWith("expected")
-      ? `${issue.message}, got ${got(issue.input)}`
-      : `invalid value ${got(issue.input)}: ${issue.message}`;
-  } else if (issue.code === "too_small") {
-    message = issue.origin === "array" || issue.origin === "string"
-      ? "must not be empty"
-      : issue.inclusive === false
-      ? `must be more than ${issue.minimum}`
-      : `must be at least ${issue.minimum}`;
-  } else if (issue.code === "too_big") {
-    message = issue.inclusive === false
-      ? `must be less than ${issue.maximum}`
-      : `must be at most ${issue.maximum}`;
-  }
-  return { path: dotted, ...position(offset), message };
-}
-
-/** zod's type names as a reader says them. */
-const TYPE_NAMES: Record<string, string> = {
-  record: "a mapping",
-  object: "a mapping",
-  array: "a list",
-  int: "a whole number",
-  number: "a number",
-  string: "a string",
-  boolean: "true or false",
-};
-
-/** What a union wanted: its own message when the schema gives one, else the types it takes. */
-function unionExpectation(issue: z.core.$ZodIssueInvalidUnion): string {
-  if (issue.message.startsWith("expected")) return issue.message;
-  const custom = issue.errors.flat().find((inner) => inner.code === "custom");
-  if (custom) return custom.message;
-  const expected = issue.errors.flat()
-    .map((inner) =>
-      inner.code === "invalid_type"
-        ? TYPE_NAMES[inner.expected] ?? `a ${inner.expected}`
-        : undefined
-    )
-    .filter((x) => x !== undefined);
-  return `expected ${expected.length > 0 ? [...new Set(expected)].join(" or ") : "another value"}`;
+  const path = [...issue.path];
+  // A missing key has no node: the mapping that lacks it is pointed at.
+  const offset = issue.key !== undefined
+    ? keyNodeAt(doc, [...path, issue.key])?.range?.[0]
+    : (nodeAt(doc, path) ?? nodeAt(doc, path.slice(0, -1)))?.range?.[0];
+  return { path: path.join("."), ...position(offset), message: issue.message };
 }
 
 function describe(value: unknown, secret = false): string {
