@@ -7,7 +7,7 @@ import {
   parseDocument,
   visit,
   type YAMLError,
-} from "yaml";
+} from "./_yaml.ts";
 import { createRedactor } from "../log/mod.ts";
 import { snapshotName } from "../jobs/mod.ts";
 import {
