@@ -28,5 +28,6 @@ mkdir -p dist
 # sys for the host name in metrics.
 "$deno_bin" compile \
   --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys=hostname,osRelease \
+  --include src/storage/s3.ts \
   --output dist/snapcron "$@" main.ts
 ls -l dist/snapcron

@@ -3,6 +3,9 @@
 // ignored, under CI too, since no registry this project reaches carries it.
 import assert from "node:assert/strict";
 import { freePort, tempConfig, waitFor } from "./_cli.ts";
+import { isCi, readTestEnv } from "./_helpers.ts";
+import { withBucket } from "./_s3.ts";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 
 const denort = Deno.env.get("DENORT_BIN");
 const root = new URL("../", import.meta.url).pathname;
@@ -47,5 +50,29 @@ jobs:
     }
     assert.equal((await child.status).code, 0);
     await Deno.remove(config);
+
+    // The S3 code is loaded on first use through an import() the module graph does not follow
+    // (src/storage/_lazy.ts): the binary must carry it (`--include` in scripts/compile.sh).
+    const s3 = readTestEnv(["s3"]);
+    if (!s3.ok) {
+      assert.ok(!isCi(), `S3 service missing under CI: ${s3.missing.join(", ")}`);
+      return;
+    }
+    const { s3: env } = s3.env;
+    await withBucket(env, async ({ bucket, client }) => {
+      const upload = await tempConfig(`
+storage:
+  s3: { type: s3, bucket: ${bucket}, endpoint: "${env.endpoint}", region: ${env.region},
+        access_key_id: ${env.accessKeyId}, secret_access_key: ${env.secretAccessKey} }
+jobs:
+  dump: { schedule: "@yearly", shell: "echo compiled", upload: { storage: s3 } }
+`);
+      const once = await new Deno.Command(binary, { args: ["once", "dump", "--config", upload] })
+        .output();
+      assert.equal(once.code, 0, new TextDecoder().decode(once.stderr));
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+      assert.ok((listed.Contents ?? []).some((object) => object.Key?.startsWith("dump/")));
+      await Deno.remove(upload);
+    });
   },
 });

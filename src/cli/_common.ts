@@ -1,5 +1,4 @@
 // deno-lint-ignore-file no-console
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { closest, type Config, loadConfig } from "../config/mod.ts";
 import { createLogger, createRedactor, type LogFormat, type Logger } from "../log/mod.ts";
 
@@ -18,56 +17,96 @@ export class UsageError extends Error {
 /** The version of snapcron, from deno.json at build time. */
 export const VERSION = "0.1.0";
 
-/** What {@linkcode parseFlags} returns for options `O`. */
-export type ParsedFlags<O extends ParseArgsOptionsConfig> = ReturnType<
-  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
->;
+/** One flag of a command: `--name VALUE` (`string`) or `--name` (`boolean`), and `-x` if `short`. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  short?: string;
+}
+
+/** What {@linkcode parseFlags} returns for flags `O`: each value, undefined when not given. */
+export interface ParsedFlags<O extends Record<string, FlagSpec>> {
+  values: { [K in keyof O]: (O[K]["type"] extends "string" ? string : boolean) | undefined };
+  positionals: string[];
+}
 
 /**
- * Parses argv with node:util's parseArgs, turning its errors into {@linkcode UsageError};
- * with `positionals: false`, a stray argument is an error too.
+ * Parses a command's arguments: `--name VALUE`, `--name=VALUE`, `-x VALUE`, `-xVALUE`, grouped
+ * short booleans (`-hn`) and `--` before arguments that start with "-". The last of a repeated
+ * flag wins. A problem is a {@linkcode UsageError} that names the flag and the fix; with
+ * `positionals: false`, a stray argument is one too.
  */
-export function parseFlags<const O extends ParseArgsOptionsConfig>(
+export function parseFlags<const O extends Record<string, FlagSpec>>(
   command: string,
   args: string[],
   options: O,
   positionals = true,
 ): ParsedFlags<O> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(flagProblem(error as Error & { code?: string }, options), command);
-  }
-  if (!positionals && parsed.positionals.length > 0) {
-    throw new UsageError(
-      `Unexpected argument "${parsed.positionals[0]}": snapcron ${command} takes flags only`,
-      command,
-    );
-  }
-  return parsed;
-}
-
-/** parseArgs' error in one line that names the flag and the fix. */
-function flagProblem(error: Error & { code?: string }, options: ParseArgsOptionsConfig): string {
-  const known = Object.keys(options).map((name) => `--${name}`);
-  const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? "";
-  const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(",")[0]!;
-  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+  const values: Record<string, string | boolean | undefined> = {};
+  const rest: string[] = [];
+  const fail = (message: string) => new UsageError(message, command);
+  const unknown = (flag: string) => {
+    const known = Object.keys(options).map((name) => `--${name}`);
     const hint = flag.startsWith("--") ? closest(flag, known) : undefined;
-    return `Unknown flag "${flag}"` +
-      (hint ? ` (did you mean "${hint}"?)` : `: use ${known.join(", ")}`);
+    return fail(
+      `Unknown flag "${flag}"` +
+        (hint ? ` (did you mean "${hint}"?)` : `: use ${known.join(", ")}`),
+    );
+  };
+  // Takes the value of string flag `name` (written `flag`) from the next argument.
+  let index = 0;
+  const next = (name: string, flag: string) => {
+    const value = args[index + 1];
+    if (value === undefined) throw fail(`Flag "${flag}" needs a value`);
+    if (value.length > 1 && value.startsWith("-")) {
+      throw fail(
+        `Flag "${flag}" needs a value, but the next argument is a flag: ` +
+          `write --${name}=VALUE when the value starts with "-"`,
+      );
+    }
+    index++;
+    return value;
+  };
+  for (; index < args.length; index++) {
+    const arg = args[index]!;
+    if (arg === "--") {
+      rest.push(...args.slice(index + 1));
+      break;
+    }
+    if (arg.startsWith("--")) {
+      const equals = arg.indexOf("=");
+      const flag = equals === -1 ? arg : arg.slice(0, equals);
+      const name = flag.slice(2);
+      const spec = Object.hasOwn(options, name) ? options[name] : undefined;
+      if (spec === undefined) throw unknown(flag);
+      if (spec.type === "boolean") {
+        if (equals !== -1) throw fail(`Flag "${flag}" takes no value`);
+        values[name] = true;
+      } else {
+        values[name] = equals === -1 ? next(name, flag) : arg.slice(equals + 1);
+      }
+      continue;
+    }
+    if (arg.startsWith("-") && arg.length > 1) {
+      for (let at = 1; at < arg.length; at++) {
+        const flag = `-${arg[at]}`;
+        const name = Object.keys(options).find((key) => options[key]!.short === arg[at]);
+        if (name === undefined) throw unknown(flag);
+        if (options[name]!.type === "boolean") {
+          values[name] = true;
+          continue;
+        }
+        // A string flag takes the rest of the group as its value, or the next argument.
+        values[name] = at + 1 < arg.length ? arg.slice(at + 1) : next(name, flag);
+        break;
+      }
+      continue;
+    }
+    rest.push(arg);
   }
-  if (/argument missing/.test(error.message)) return `Flag "${flag}" needs a value`;
-  if (/does not take an argument/.test(error.message)) return `Flag "${flag}" takes no value`;
-  if (/argument is ambiguous/.test(error.message)) {
-    const long = flag.startsWith("--")
-      ? flag
-      : `--${Object.entries(options).find(([, option]) => `-${option.short}` === flag)?.[0]}`;
-    return `Flag "${flag}" needs a value, but the next argument is a flag: ` +
-      `write ${long}=VALUE when the value starts with "-"`;
+  if (!positionals && rest.length > 0) {
+    throw fail(`Unexpected argument "${rest[0]}": snapcron ${command} takes flags only`);
   }
-  return error.message.split("\n")[0]!.replace(/\.$/, "");
+  return { values: values as ParsedFlags<O>["values"], positionals: rest };
 }
 
 /** The config file to use: `--config`, then `$SNAPCRON_CONFIG`, then `./snapcron.yaml`. */

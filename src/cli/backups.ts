@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { Config, JobConfig, UploadConfig } from "../config/mod.ts";
 import { snapshotChecker } from "../etcd/mod.ts";
 import {
@@ -272,6 +271,7 @@ async function restoreBackup(
   target: string,
   job: JobConfig,
 ): Promise<number> {
+  const { createHash } = await import("node:crypto");
   const hash = createHash("sha256");
   const stored = (await storage.get(backup.key)).pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
@@ -296,7 +296,7 @@ async function restoreBackup(
       new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
     )
     : stored;
-  if (job.kind === "etcd") content = content.pipeThrough(snapshotChecker());
+  if (job.kind === "etcd") content = content.pipeThrough(await snapshotChecker());
   const temp = `${target}.${crypto.randomUUID().slice(0, 8)}.partial`;
   let written = 0;
   try {

@@ -17,6 +17,7 @@ import { GrpcFrameDecoder } from "./_frames.ts";
 import { describeGatewayError, GatewayDecoder, readGatewayAnswer } from "./_gateway.ts";
 import { decodeSnapshotResponse } from "./_protobuf.ts";
 import { BodyReader, type ChunkDecoder, type SnapshotDigest, verifiedStream } from "./_stream.ts";
+import { SnapshotVerifier } from "./_verify.ts";
 
 /** Options of {@linkcode EtcdClient}. */
 export interface EtcdClientOptions {
@@ -428,6 +429,7 @@ export class EtcdClient {
       deadline,
       signal,
       idleTimeoutMs: this.#timeoutMs,
+      verifier: await SnapshotVerifier.create(),
     });
     return { endpoint, transport: "grpc", ...stream };
   }
@@ -467,6 +469,7 @@ export class EtcdClient {
       deadline,
       signal,
       idleTimeoutMs: this.#timeoutMs,
+      verifier: await SnapshotVerifier.create(),
     });
     return { endpoint, transport: "gateway", ...stream };
   }

@@ -6,7 +6,7 @@
 import { EtcdError } from "./_errors.ts";
 import type { Deadline } from "./_deadline.ts";
 import type { SnapshotChunk } from "./_protobuf.ts";
-import { SnapshotVerifier } from "./_verify.ts";
+import type { SnapshotVerifier } from "./_verify.ts";
 
 /**
  * A response body read chunk by chunk or, given `reuseBytes`, into one buffer of that size that
@@ -77,6 +77,8 @@ export interface VerifiedStreamParts {
   signal: AbortSignal | undefined;
   /** Longest wait for the next bytes from etcd. */
   idleTimeoutMs: number;
+  /** Checks the bytes; a fresh one per stream. */
+  verifier: SnapshotVerifier;
 }
 
 /** A verified snapshot's size, data hash and whole-file hash (see `VerifiedSnapshot`). */
@@ -97,7 +99,7 @@ export function verifiedStream(parts: VerifiedStreamParts): VerifiedStream {
   const { endpoint, decoder, deadline, signal, idleTimeoutMs } = parts;
   const reader = parts.reader;
   let first = parts.first;
-  const verifier = new SnapshotVerifier();
+  const verifier = parts.verifier;
   let settled = false;
   let resolveDone!: (value: SnapshotDigest) => void;
   let rejectDone!: (reason: unknown) => void;

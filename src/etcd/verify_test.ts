@@ -5,7 +5,7 @@ import { concatBytes, cut, fakeSnapshot } from "./_testing.ts";
 import { createHash } from "node:crypto";
 
 function run(pieces: Uint8Array[], remaining: (index: number) => number = () => 0) {
-  const verifier = new SnapshotVerifier();
+  const verifier = new SnapshotVerifier(createHash("sha256"));
   const out = pieces.flatMap((piece, index) => verifier.push(piece, remaining(index)));
   const verified = verifier.finish();
   return { bytes: concatBytes([...out, ...verified.head, verified.trailer]), ...verified };
@@ -32,7 +32,7 @@ Deno.test("SnapshotVerifier passes a snapshot through unchanged, however it is c
 Deno.test("SnapshotVerifier never hands out the last 32 bytes before finish()", () => {
   const snapshot = fakeSnapshot(2);
   for (const sizes of [[snapshot.bytes.length], [100, 20, 5000], [31, 1, 32, 33]]) {
-    const verifier = new SnapshotVerifier();
+    const verifier = new SnapshotVerifier(createHash("sha256"));
     let given = 0;
     let out = 0;
     for (const piece of cut(snapshot.bytes, sizes)) {
@@ -85,13 +85,14 @@ Deno.test("snapshotChecker() passes a good snapshot through and errors on a flip
   const file = new Uint8Array([...data, ...createHash("sha256").update(data).digest()]);
   const chunks = [file.subarray(0, 700), file.subarray(700, 1040), file.subarray(1040)];
   const out = new Uint8Array(
-    await new Response(ReadableStream.from(chunks).pipeThrough(snapshotChecker())).arrayBuffer(),
+    await new Response(ReadableStream.from(chunks).pipeThrough(await snapshotChecker()))
+      .arrayBuffer(),
   );
   assert.deepEqual(out, file);
   const bad = file.slice();
   bad[100]! ^= 1;
   await assert.rejects(
-    new Response(ReadableStream.from([bad]).pipeThrough(snapshotChecker())).arrayBuffer(),
+    new Response(ReadableStream.from([bad]).pipeThrough(await snapshotChecker())).arrayBuffer(),
     /Trailer does not match/,
   );
 });

@@ -7,6 +7,13 @@ import type {
   StoredObject,
 } from "./_types.ts";
 
+// Named through a variable so that Deno's module graph does not follow it: an npm package
+// anywhere in the graph, even behind an import() that never runs, makes Deno start its Node.js
+// layer at start-up (about 3 MiB of the idle daemon's memory). The price: `deno compile` must
+// be told to `--include` the file (scripts/compile.sh does), and `deno run` needs read access
+// to it, which snapcron has anyway (configs, CA files).
+const S3_MODULE = "./s3.ts";
+
 /**
  * An S3 storage whose code (and the AWS SDK, ~25 MiB of memory) loads on first use, so a
  * process whose jobs never touch S3 never pays for it.
@@ -15,7 +22,7 @@ export function s3Storage(options: S3StorageOptions): Storage {
   let loaded: Promise<Storage> | undefined;
   let closed = false;
   const load = () =>
-    loaded ??= import("./s3.ts").then(({ S3Storage }) => {
+    loaded ??= (import(S3_MODULE) as Promise<typeof import("./s3.ts")>).then(({ S3Storage }) => {
       if (closed) throw new Error(`Storage ${description} is closed`);
       return new S3Storage(options);
     });

@@ -3,8 +3,6 @@
  * fsynced, renamed into place and the directory fsynced, so a crash leaves the old object or the
  * new one, never half of one. Keys resolve strictly inside the directory.
  */
-import { createHash } from "node:crypto";
-import { basename, dirname, join, resolve, sep } from "node:path";
 import { cancelBody, errorText, raceAbort } from "./_async.ts";
 import { keyProblem, prefixProblem } from "./_keys.ts";
 import {
@@ -44,7 +42,7 @@ export class LocalStorage implements Storage {
     if (typeof path !== "string" || path === "" || path.includes("\0")) {
       throw new RangeError(`Invalid storage path "${path}": expected a directory path`);
     }
-    this.#root = resolve(path);
+    this.#root = absolutePath(path);
     this.description = this.#root;
   }
 
@@ -67,8 +65,10 @@ export class LocalStorage implements Storage {
     }
     const { signal, onProgress } = options;
     const path = this.#path(key);
-    const dir = dirname(path);
+    const dir = parentOf(path);
     const reader = body.getReader();
+    // Loaded on first use, like node:dgram for DogStatsD: see the footprint benchmark.
+    const { createHash } = await import("node:crypto");
     const hash = createHash("sha256");
     let size = 0;
     let reported = 0;
@@ -78,7 +78,7 @@ export class LocalStorage implements Storage {
     try {
       signal?.throwIfAborted();
       await this.#makeDirectories(key);
-      temp = join(dir, `.${basename(path)}.${randomHex(6)}.partial`);
+      temp = joinPath(dir, `.${nameOf(path)}.${randomHex(6)}.partial`);
       file = await Deno.open(temp, { write: true, createNew: true });
       for (;;) {
         reading = true;
@@ -173,7 +173,7 @@ export class LocalStorage implements Storage {
       }
       const path = this.#path(key);
       try {
-        await this.#ensureInside(dirname(path));
+        await this.#ensureInside(parentOf(path));
         const info = await Deno.lstat(path);
         if (info.isDirectory) {
           failures.push({ key, code: "EISDIR", message: "it is a directory, not an object" });
@@ -242,7 +242,7 @@ export class LocalStorage implements Storage {
 
   /** Only called with validated keys: no `..`, no empty segment, no absolute path. */
   #path(key: string): string {
-    return join(this.#root, ...key.split("/"));
+    return joinPath(this.#root, ...key.split("/"));
   }
 
   /** Creates the folders of `key` one by one, checking each before creating anything in it. */
@@ -250,7 +250,7 @@ export class LocalStorage implements Storage {
     await Deno.mkdir(this.#root, { recursive: true });
     let dir = this.#root;
     for (const segment of key.split("/").slice(0, -1)) {
-      dir = join(dir, segment);
+      dir = joinPath(dir, segment);
       try {
         await Deno.mkdir(dir);
       } catch (error) {
@@ -263,7 +263,7 @@ export class LocalStorage implements Storage {
   /** Rejects a path that a symbolic link leads outside the root. */
   async #ensureInside(path: string): Promise<void> {
     const [root, real] = await Promise.all([Deno.realPath(this.#root), Deno.realPath(path)]);
-    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+    if (real !== root && !real.startsWith(root.endsWith("/") ? root : `${root}/`)) {
       throw new EscapeError(`a symbolic link leads outside the directory, to "${real}"`);
     }
   }
@@ -296,10 +296,10 @@ export class LocalStorage implements Storage {
         if (entry.isDirectory) {
           const folder = `${entryKey}/`;
           if (folder.startsWith(prefix) || prefix.startsWith(folder)) {
-            stack.push({ dir: join(dir, entry.name), key: folder });
+            stack.push({ dir: joinPath(dir, entry.name), key: folder });
           }
         } else if (entry.isFile) {
-          yield { path: join(dir, entry.name), key: entryKey, name: entry.name };
+          yield { path: joinPath(dir, entry.name), key: entryKey, name: entry.name };
         }
       }
     }
@@ -414,4 +414,33 @@ function randomHex(bytes: number): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
     .map((byte) => byte.toString(16).padStart(2, "0"))
     .join("");
+}
+
+// POSIX paths by hand (snapcron runs on Linux): importing node:path would start Deno's Node.js
+// layer in every process, about 4 MiB of the idle daemon's memory.
+
+/** `path` made absolute against the working directory, with ".", ".." and "//" resolved. */
+export function absolutePath(path: string): string {
+  const segments: string[] = [];
+  for (const segment of (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") segments.pop();
+    else segments.push(segment);
+  }
+  return `/${segments.join("/")}`;
+}
+
+/** The folder holding absolute `path` ("/" for a top-level one). */
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+/** The last segment of `path`. */
+function nameOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** Absolute folder `dir` and plain names below it (no "/", "." or ".." in them). */
+function joinPath(dir: string, ...names: string[]): string {
+  return [dir === "/" ? "" : dir, ...names].join("/");
 }

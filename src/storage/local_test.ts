@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { LocalStorage, StorageDeleteError, StorageError } from "./mod.ts";
+import { absolutePath } from "./local.ts";
 
 const KiB = 1024;
 
@@ -316,4 +317,15 @@ Deno.test("LocalStorage.close() can be called twice and stops later calls", asyn
     storage.close();
     await assert.rejects(storage.list(""), /the storage is closed/);
   });
+});
+
+Deno.test("absolutePath() resolves against the working directory and collapses . and ..", () => {
+  const cwd = Deno.cwd();
+  assert.equal(absolutePath("/srv/backups"), "/srv/backups");
+  assert.equal(absolutePath("/srv//backups/"), "/srv/backups");
+  assert.equal(absolutePath("/srv/./a/../backups"), "/srv/backups");
+  assert.equal(absolutePath("/.."), "/");
+  assert.equal(absolutePath("/"), "/");
+  assert.equal(absolutePath("backups"), `${cwd === "/" ? "" : cwd}/backups`);
+  assert.equal(absolutePath("./a/../b"), `${cwd === "/" ? "" : cwd}/b`);
 });
