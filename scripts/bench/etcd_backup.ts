@@ -96,7 +96,7 @@ snapcron took 12.0 s against 21.0 s for the two steps (0.57×) and 8.7 s for etc
 is missed now that the small run is smaller. The loaded run's 0.51× above was flattered by a
 loaded aws-cli.
 
-**As shipped** (04:41 UTC, load about 1, \`--runs 3 --big\`, the table above): the benchmarks now
+**As shipped** (04:41 UTC, load about 1, \`--runs 3 --big\`): the benchmarks now
 run snapcron with the \`snapcron\` task's V8 flag (\`--max-semi-space-size=1\`, as the task, the
 binary and the image do; before, they ran it without). gRPC 3.22 s against 4.75 s for the two
 steps, 0.68× (still missed); 1.40× \`etcdctl snapshot save\` alone; CPU 2.15 s; peak RSS 133 MiB
@@ -105,12 +105,22 @@ path 1.23× the two steps, 133 / 138 MiB (growth 1.04, met). At 1 GiB snapcron t
 21.2 s for the two steps (0.72×) and 9.2–10.6 s for etcdctl alone, slower than the 12.0 s of the
 run before; with no A/B in one run, the flag's share of that is not known.
 
+**After the start-up changes** (08:20–08:33 UTC, load 1–3, the table above): the footprint work of
+issue #9 item 6 (no zod, yaml as ES modules, no Node.js layer until a backup needs it) made
+\`snapcron once\` lighter before any byte moves. gRPC 3.42 s against 5.88 s for the two steps,
+**0.58× (met)**; 1.30× \`etcdctl snapshot save\` alone (2.64 s; missed, was 1.40); CPU 2.16 s; peak
+RSS 124 MiB at 256 MiB and 144 at 1 GiB (were 133 and 155; growth 1.16, still missed by a little:
+the same promotion of short-lived objects between full collections as in s3_upload). At 1 GiB
+snapcron took 17.0 s against 26.0 s for the two steps and 10.9 s for etcdctl alone, all slower than
+at 04:41 on a busier machine. \`--initial-old-space-size=4\` (to start full collections earlier) was
+tried on the S3 upload alone: no change (151 and 163 MiB at 1 and 3 GiB).
+
 **Not reached**: ≤ 1.1× \`etcdctl snapshot save\` alone, and the gateway's targets. Streaming
 overlaps reading and uploading, but on this 2-core machine etcd, s3proxy (about 5 CPU s/GiB of
 its own) and snapcron share the cores, so the sum of the work, not the slower half, sets the
-pace. The 200 MiB line is met with little to spare: \`snapcron once\` itself stands at 80 MiB RSS
+pace. The 200 MiB line is met with little to spare: \`snapcron once\` itself stood at 80 MiB RSS
 before any byte moves (config, runner, logging; the AWS SDK adds about 25) beside the 64 MiB of
-parts in flight, so the next step is start-up footprint (issue #9, item 6), not the stream.`;
+parts in flight, so the next step was start-up footprint (issue #9, item 6; see above), not the stream.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

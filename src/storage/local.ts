@@ -66,9 +66,9 @@ export class LocalStorage implements Storage {
     const { signal, onProgress } = options;
     const path = this.#path(key);
     const dir = parentOf(path);
-    const reader = body.getReader();
     // Loaded on first use, like node:dgram for DogStatsD: see the footprint benchmark.
     const { createHash } = await import("node:crypto");
+    const reader = body.getReader();
     const hash = createHash("sha256");
     let size = 0;
     let reported = 0;
