@@ -46,12 +46,19 @@ export abstract class Shape<T> {
 
   /** Turns a valid value into another; an error thrown by `convert` becomes the issue. */
   map<U>(convert: (value: T) => U): Shape<U> {
-    return new Mapped(this, convert);
+    return new Then(this, (value, path, ctx) => {
+      try {
+        return convert(value);
+      } catch (error) {
+        ctx.issues.push({ path, message: error instanceof Error ? error.message : String(error) });
+        return INVALID;
+      }
+    });
   }
 
   /** Checks a valid value's conversion against `next`. */
   pipe<U>(next: Shape<U>): Shape<U> {
-    return new Piped(this, next);
+    return new Then(this, (value, path, ctx) => next.check(value, path, ctx));
   }
 }
 
@@ -75,45 +82,22 @@ export class Optional<T> extends Shape<T | undefined> {
   }
 }
 
-class Mapped<T, U> extends Shape<U> {
+/** `from`, then `step` on its valid output: what map() and pipe() build. */
+class Then<T, U> extends Shape<U> {
   readonly #from: Shape<T>;
-  readonly #convert: (value: T) => U;
+  readonly #step: (value: T, path: Path, ctx: CheckContext) => Checked<U>;
   readonly expects: string;
 
-  constructor(from: Shape<T>, convert: (value: T) => U) {
+  constructor(from: Shape<T>, step: (value: T, path: Path, ctx: CheckContext) => Checked<U>) {
     super();
     this.#from = from;
-    this.#convert = convert;
+    this.#step = step;
     this.expects = from.expects;
   }
 
   check(value: unknown, path: Path, ctx: CheckContext): Checked<U> {
     const checked = this.#from.check(value, path, ctx);
-    if (checked === INVALID) return INVALID;
-    try {
-      return this.#convert(checked);
-    } catch (error) {
-      ctx.issues.push({ path, message: error instanceof Error ? error.message : String(error) });
-      return INVALID;
-    }
-  }
-}
-
-class Piped<T, U> extends Shape<U> {
-  readonly #from: Shape<T>;
-  readonly #next: Shape<U>;
-  readonly expects: string;
-
-  constructor(from: Shape<T>, next: Shape<U>) {
-    super();
-    this.#from = from;
-    this.#next = next;
-    this.expects = from.expects;
-  }
-
-  check(value: unknown, path: Path, ctx: CheckContext): Checked<U> {
-    const checked = this.#from.check(value, path, ctx);
-    return checked === INVALID ? INVALID : this.#next.check(checked, path, ctx);
+    return checked === INVALID ? INVALID : this.#step(checked, path, ctx);
   }
 }
 
