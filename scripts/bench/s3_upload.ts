@@ -97,7 +97,14 @@ still missed). The S3 path itself did not change, but the AWS SDK now loads from
 A run 7 minutes earlier gave 0.87× both peers, with all three tools slower, while s3proxy's store
 held about 30 GB of objects left by by-hand experiments; 8 interleaved pairs of 512 MiB uploads with
 the code before and after the changes took the same time (medians 8.2 and 8.0 s), and once the
-leftovers were deleted the figures came back.`;
+leftovers were deleted the figures came back.
+
+Also tried for the growth row (08:55Z, one upload of 1 and of 3 GiB each, through
+\`_s3_put.ts\`): \`--minor-ms\` (V8's young-generation mark-sweep instead of the scavenger) with the
+1 MiB semi-spaces makes the peak flat, 172 and 171 MiB (growth 1.00), but higher than the 145–163
+MiB it replaces at every size measured; \`--optimize-for-size\` gives 146 and 143 MiB but twice the
+CPU (8.4 against 4.3 user s/GiB). Neither adopted: the growth seen here stops at V8's first full
+collection (163 MiB at 4 GiB), which is below what \`--minor-ms\` holds from the start.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
