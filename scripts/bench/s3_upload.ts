@@ -103,8 +103,8 @@ Also tried for the growth row (08:55Z, one upload of 1 and of 3 GiB each, throug
 \`_s3_put.ts\`): \`--minor-ms\` (V8's young-generation mark-sweep instead of the scavenger) with the
 1 MiB semi-spaces makes the peak flat, 172 and 171 MiB (growth 1.00), but higher than the 145–163
 MiB it replaces at every size measured; \`--optimize-for-size\` gives 146 and 143 MiB but twice the
-CPU (8.4 against 4.3 user s/GiB). Neither adopted: the growth seen here stops at V8's first full
-collection (163 MiB at 4 GiB), which is below what \`--minor-ms\` holds from the start.`;
+CPU (8.4 against 4.3 user s/GiB). Neither adopted: in a 4 GiB upload the growth fell back at V8's
+first full collection (163 → 154 MiB), below the level \`--minor-ms\` holds from the start.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
