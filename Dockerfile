@@ -19,7 +19,7 @@ ARG DENORT_BIN=
 ENV SNAPCRON_COMPILE_ONLINE=1
 # The V8 flags of the `snapcron` task (deno.json), built into the binary: a 1 MiB young
 # generation keeps the idle daemon ~5 MiB smaller (docs/benchmarks.md, footprint).
-RUN scripts/compile.sh --v8-flags=--max-semi-space-size=1
+RUN scripts/compile.sh --v8-flags=--max-semi-space-size=1,--expose-gc
 # The libraries the binary loads, at their own paths, for the scratch image.
 RUN mkdir -p /rootfs/tmp && chmod 1777 /rootfs/tmp \
  && for lib in $(ldd dist/snapcron | grep -o '/[^ ]*'); do \

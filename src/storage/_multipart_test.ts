@@ -260,6 +260,30 @@ Deno.test("uploadStream() aborts instead of completing when the producer's diges
   }
 });
 
+Deno.test("uploadStream() runs a full garbage collection each time collectEveryBytes were stored", async () => {
+  // V8's gc(), there with --v8-flags=--expose-gc as the snapcron tasks run; counted here.
+  const holder = globalThis as { gc?: () => void };
+  const real = holder.gc;
+  let collections = 0;
+  holder.gc = () => collections++;
+  try {
+    const target = new FakeTarget();
+    const { stream, data } = source(10 * 4096, { chunk: 4096 });
+    const result = await uploadStream(stream, target, {
+      ...fast,
+      partSize: 4096,
+      concurrency: 2,
+      collectEveryBytes: 3 * 4096,
+    });
+    assert.equal(result.sha256, sha256(data));
+    // 10 parts stored: after the 3rd, 6th and 9th.
+    assert.equal(collections, 3);
+  } finally {
+    if (real === undefined) delete holder.gc;
+    else holder.gc = real;
+  }
+});
+
 Deno.test("uploadStream() keeps at most `concurrency` parts in flight and stops reading meanwhile", async () => {
   const partSize = 4096;
   const concurrency = 3;
