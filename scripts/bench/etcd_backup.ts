@@ -120,7 +120,27 @@ overlaps reading and uploading, but on this 2-core machine etcd, s3proxy (about 
 its own) and snapcron share the cores, so the sum of the work, not the slower half, sets the
 pace. The 200 MiB line is met with little to spare: \`snapcron once\` itself stood at 80 MiB RSS
 before any byte moves (config, runner, logging; the AWS SDK adds about 25) beside the 64 MiB of
-parts in flight, so the next step was start-up footprint (issue #9, item 6; see above), not the stream.`;
+parts in flight, so the next step was start-up footprint (issue #9, item 6; see above), not the stream.
+
+**With early collections** (09:39Z, commit 4d4a8a2, the table above; s3_upload's notes): the
+uploader's \`gc()\` every 128 MiB made the growth row flat, 140 MiB at 256 MiB and 145 at 1 GiB
+(1.04, met; the 256 MiB runs peaked at 138–157 MiB, against 124 in the run before: presumably
+whether a fifth 16 MiB part buffer gets allocated depends on timing, and by hand, 3 pairs with and
+without \`--expose-gc\` on a 259 MiB database peaked at 123–128 MiB either way). The wall-time rows
+moved with the peers: snapcron's gRPC run took 3.11 s (3.42 before), but the two steps took 4.02 s
+(5.88 before), so 0.77× (missed) and 1.51× etcdctl's 2.06 s; at 1 GiB 16.0 s against 23.3 s (0.69×)
+and 11.1 s.
+
+**Why ≤ 1.1× etcdctl alone is out of reach here**: the CPU seconds of every process involved,
+read from \`/proc\` around each run (a 259 MiB database on a separate etcd, s3proxy as in the
+benchmark; medians of 3 interleaved runs): \`snapcron once\` 3.45 s wall, 2.29 CPU s of its own,
+etcd 1.90, s3proxy 1.55, in all 5.74; \`etcdctl snapshot save\` 2.39 s wall, 1.70 of its own, etcd
+1.86, in all 3.55; the two steps 4.87 s wall, 7.12 CPU s in all. On 2 cores 5.74 CPU s take at
+least 2.87 s, 1.20× etcdctl's wall time even with both cores busy all the time; to reach 1.1×,
+snapcron would have to hash every byte twice (etcd's check and the part's signed SHA-256, about
+0.5 s of its CPU), send it over HTTP and start the AWS SDK (about 0.3 s before the first byte)
+with less CPU than etcdctl spends writing a file. Measured with the S3 server on another machine,
+its 1.55 s would leave the cores, and the floor would fall to 2.1 s. Not pursued further.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
