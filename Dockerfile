@@ -18,7 +18,8 @@ COPY . .
 ARG DENORT_BIN=
 ENV SNAPCRON_COMPILE_ONLINE=1
 # The V8 flags of the `snapcron` task (deno.json), built into the binary: a 1 MiB young
-# generation keeps the idle daemon ~5 MiB smaller (docs/benchmarks.md, footprint).
+# generation lowers the peaks of backups, and gc() lets an upload collect every 128 MiB so its
+# peak does not grow with the object (README "Memory"; tests/runtime_flags_test.ts keeps them equal).
 RUN scripts/compile.sh --v8-flags=--max-semi-space-size=1,--expose-gc
 # The libraries the binary loads, at their own paths, for the scratch image.
 RUN mkdir -p /rootfs/tmp && chmod 1777 /rootfs/tmp \
